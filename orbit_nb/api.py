@@ -1,0 +1,161 @@
+"""compare() and acompare(): the Python door onto the engine."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from . import pricing
+from .engine import DEFAULT_TIMEOUT, Job, get_engine
+from .errors import ParameterError
+from .grid import plan
+from .specs import resolve
+from .types import Row
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["acompare", "compare", "start"]
+
+Prompts = str | Iterable[str] | Mapping[str, str]
+Models = str | Iterable[str]
+
+
+def start(
+    prompts: Prompts,
+    models: Models,
+    *,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    repeat: int = 1,
+    cache: bool = True,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    budget: float | None = None,
+) -> Job:
+    """Validate, resolve keys, and start a run on the engine; return its Job at once.
+
+    Raises (before any request is sent) :class:`~orbit_nb.errors.SpecError`,
+    :class:`~orbit_nb.errors.ParameterError` or :class:`~orbit_nb.errors.ConfigError`.
+    """
+    if not isinstance(cache, bool):
+        raise ParameterError(f"cache={cache!r} must be True or False")
+    if budget is not None:
+        raise NotImplementedError(
+            f"budget={budget!r}: spending caps are not available in this version; "
+            "call orbit_nb.compare() without budget="
+        )
+    requests, specs, params = plan(
+        prompts,
+        models,
+        system=system,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        repeat=repeat,
+        concurrency=concurrency,
+        timeout=timeout,
+    )
+    targets = resolve(specs)  # keys and URLs read now, so env changes apply per run
+    engine = get_engine()
+    limits = {name: params.concurrency or t.concurrency for name, t in targets.items()}
+    providers = {name: engine.provider(t, limits[name]) for name, t in targets.items()}
+    pricing.table()  # read the price file here, not on the engine loop
+    run_id = uuid.uuid4().hex[:12]
+    job = Job(
+        run_id,
+        [Row(run_id, r) for r in requests],
+        providers,
+        limits,
+        params.timeout or DEFAULT_TIMEOUT,
+    )
+    engine.submit(job)
+    return job
+
+
+def compare(
+    prompts: Prompts,
+    models: Models,
+    *,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    repeat: int = 1,
+    cache: bool = True,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    budget: float | None = None,
+) -> pd.DataFrame:
+    """Send every prompt to every model concurrently; one DataFrame row per call.
+
+    ``prompts`` is a str, a list of str, or a dict ``{prompt_id: prompt}``;
+    ``models`` a list of ``"provider:model"`` specs or one comma-separated
+    string. Each (prompt, model, repeat) becomes one row, whatever happens to
+    the call: ``status`` is ``ok``, ``error`` (with ``error_type`` and
+    ``error_message``) or ``cancelled``. ``timeout`` bounds each call in
+    seconds, retries included (default 600). ``concurrency`` caps calls in
+    flight per provider endpoint.
+
+    Works in scripts, in Jupyter cells and inside a running event loop. An
+    interrupt (Ctrl-C, or the kernel's stop button) cancels the calls still in
+    flight and returns the finished rows, the rest marked ``cancelled``::
+
+        df = orbit_nb.compare("Name a prime.", "openai:gpt-4o-mini, gemini:gemini-2.5-flash")
+    """
+    job = start(
+        prompts,
+        models,
+        system=system,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        repeat=repeat,
+        cache=cache,
+        concurrency=concurrency,
+        timeout=timeout,
+        budget=budget,
+    )
+    try:
+        get_engine().wait(job)
+    except KeyboardInterrupt:
+        done = sum(r.status in ("ok", "error") for r in job.rows)
+        warnings.warn(
+            f"interrupted: {done} of {job.total} calls finished; the rest are marked cancelled",
+            stacklevel=2,
+        )
+    return job.frame()
+
+
+async def acompare(
+    prompts: Prompts,
+    models: Models,
+    *,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    repeat: int = 1,
+    cache: bool = True,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    budget: float | None = None,
+) -> pd.DataFrame:
+    """The awaitable form of :func:`compare`, with the same arguments and result.
+
+    Cancelling the awaiting task (or interrupting the kernel) cancels the calls
+    in flight and re-raises; the finished rows stay on the run's Job.
+    """
+    job = start(
+        prompts,
+        models,
+        system=system,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        repeat=repeat,
+        cache=cache,
+        concurrency=concurrency,
+        timeout=timeout,
+        budget=budget,
+    )
+    await get_engine().await_job(job)
+    return job.frame()

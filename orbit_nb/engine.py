@@ -1,0 +1,265 @@
+"""The engine: one private event loop in a daemon thread runs every call.
+
+``compare()`` submits a :class:`Job` to the loop and waits on it from its own
+thread; ``acompare()`` awaits it from the caller's loop. The user's event loop
+is never patched, so the same code runs in a script, in a kernel (which already
+runs a loop) and in a web server. Nothing here may block the engine loop: no
+SDK import, no file I/O, no sleeping other than ``asyncio.sleep``.
+
+Retries are the engine's own (the SDKs' are off): retryable failures wait with
+jittered exponential backoff, at least as long as the server's Retry-After.
+Every call ends as exactly one :class:`~orbit_nb.types.Row`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import random
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from . import pricing
+from .errors import EngineError
+from .providers import build
+from .providers.base import Failure, Provider
+from .specs import Target
+from .types import Completion, Row
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DEFAULT_TIMEOUT", "MAX_ATTEMPTS", "Engine", "Job", "backoff", "get_engine"]
+
+#: Seconds a call may take in all, retries included, unless ``timeout=`` says otherwise.
+DEFAULT_TIMEOUT = 600.0
+#: HTTP attempts per call at most (the first one and its retries).
+MAX_ATTEMPTS = 6
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 30.0
+_POLL = 0.1  # seconds between checks while a caller waits: keeps interrupts prompt
+
+
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+    Exponential with jitter (each wait at least 1.6x the previous), and never
+    shorter than what the server asked for in Retry-After.
+    """
+    wait: float = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1)) * random.uniform(0.8, 1.0)
+    if retry_after is not None:
+        wait = max(wait, retry_after * random.uniform(1.0, 1.1))
+    return wait
+
+
+class Job:
+    """One run: its rows (filled in as calls finish), progress, and cancel.
+
+    Created before any call starts, so an interrupt or a cancel keeps every
+    finished row; calls that did not finish end as ``status="cancelled"``.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        rows: Sequence[Row],
+        providers: Mapping[str, Provider],
+        limits: Mapping[str, int],
+        timeout: float,
+    ) -> None:
+        self.run_id = run_id
+        self.rows = list(rows)
+        self.finished = 0
+        self._providers = dict(providers)
+        self._limits = dict(limits)
+        self._timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._cancelling = False
+        self.future: concurrent.futures.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "cancelling" if self._cancelling else "running"
+        return f"<Job {self.run_id} {self.finished}/{self.total} {state}>"
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def done(self) -> bool:
+        return self.future is not None and self.future.done()
+
+    def cancel(self) -> None:
+        """Cancel every call still running; finished rows stay. Safe from any thread."""
+        if self._loop is not None and not self.done:
+            self._loop.call_soon_threadsafe(self._cancel_tasks)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame (unfinished calls show ``status="pending"``)."""
+        from .frame import to_frame
+
+        return to_frame(self.rows)
+
+    def _cancel_tasks(self) -> None:
+        self._cancelling = True
+        for task in self._tasks:
+            task.cancel()
+
+    async def run(self) -> None:
+        limits = {name: asyncio.Semaphore(n) for name, n in self._limits.items()}
+        self._tasks = [
+            asyncio.create_task(
+                self._call(row, self._providers[name], limits[name]),
+            )
+            for row in self.rows
+            for name in (row.request.model.provider,)
+        ]
+        if self._cancelling:
+            self._cancel_tasks()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+
+    async def _call(self, row: Row, provider: Provider, limit: asyncio.Semaphore) -> None:
+        try:
+            async with limit:
+                await self._attempts(row, provider)
+        except asyncio.CancelledError:
+            row.status = "cancelled"
+            row.error_message = "cancelled before it finished"
+            raise
+        finally:
+            self.finished += 1
+
+    async def _attempts(self, row: Row, provider: Provider) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        row.started_at = datetime.now(UTC)
+        while True:
+            row.attempts += 1
+            start = loop.time()
+            try:
+                async with asyncio.timeout_at(deadline) as scope:
+                    completion = await provider.complete(row.request)
+            except Exception as exc:
+                failure = (
+                    Failure("timeout", f"no answer within the {self._timeout:g} s timeout", False)
+                    if scope.expired()
+                    else provider.classify(exc)
+                )
+            else:
+                row.latency_s = loop.time() - start
+                _finish_ok(row, completion)
+                return
+            row.latency_s = loop.time() - start
+            wait = backoff(row.attempts, failure.retry_after)
+            if not failure.retryable or row.attempts >= MAX_ATTEMPTS:
+                _finish_error(row, failure)
+                return
+            if loop.time() + wait > deadline:
+                _finish_error(
+                    row, failure, f"; no time left for a retry within {self._timeout:g} s"
+                )
+                return
+            await asyncio.sleep(wait)
+
+
+def _finish_ok(row: Row, completion: Completion) -> None:
+    row.content = completion.content
+    row.usage = completion.usage
+    row.finish_reason = completion.finish_reason
+    row.request_id = completion.request_id
+    row.cost_usd = pricing.cost(row.request.model.model, completion.usage)
+    row.status = "ok"
+
+
+def _finish_error(row: Row, failure: Failure, note: str = "") -> None:
+    row.error_type = failure.error_type
+    row.error_message = failure.message + note
+    row.status = "error"
+
+
+class Engine:
+    """Owns the private loop thread and the HTTP clients, one per endpoint and key."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._providers: dict[tuple[object, ...], Provider] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, name="orbit-engine", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    @property
+    def on_engine_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def provider(self, target: Target, concurrency: int) -> Provider:
+        """The adapter for ``target``, built (in the caller's thread) on first use."""
+        key = (
+            target.kind,
+            target.endpoint,
+            target.base_url,
+            target.api_key,
+            max(1000, concurrency),
+        )
+        with self._lock:
+            adapter = self._providers.get(key)
+            if adapter is None:
+                adapter = self._providers[key] = build(target, concurrency)
+        return adapter
+
+    def submit(self, job: Job) -> concurrent.futures.Future[None]:
+        """Start ``job`` on the engine loop; the caller's context goes with it."""
+        job._loop = self.loop
+        job.future = asyncio.run_coroutine_threadsafe(job.run(), self.loop)
+        return job.future
+
+    def wait(self, job: Job) -> None:
+        """Block until ``job`` ends. On any interrupt, cancel it and re-raise."""
+        if self.on_engine_thread:
+            raise EngineError(
+                "compare() was called from orbit's engine thread, where waiting would "
+                "deadlock; use 'await acompare(...)' there instead"
+            )
+        assert job.future is not None
+        try:
+            while not job.future.done():
+                concurrent.futures.wait([job.future], timeout=_POLL)
+        except BaseException:
+            job.cancel()
+            concurrent.futures.wait([job.future], timeout=2.0)
+            raise
+
+    async def await_job(self, job: Job) -> None:
+        """Await ``job`` from any loop. A cancel of the awaiting task cancels the job.
+
+        Waits in short slices: a bare await of the wrapped future is not
+        interruptible in a Jupyter kernel (ipykernel#881).
+        """
+        assert job.future is not None
+        waiter = asyncio.wrap_future(job.future)
+        try:
+            while not waiter.done():
+                await asyncio.wait({waiter}, timeout=_POLL)
+        except BaseException:
+            job.cancel()
+            raise
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """The process's engine, started on first use."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = Engine()
+        return _engine

@@ -1,0 +1,71 @@
+"""Anthropic's Messages API through the official SDK's ``AsyncAnthropic``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+
+from ..specs import Target
+from ..types import Completion, Request, Usage
+from .base import Failure, classify_sdk_error, pool_limits
+
+__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "usage_from"]
+
+#: The Messages API requires max_tokens; this is sent when the user gives none.
+DEFAULT_MAX_TOKENS = 1024
+
+
+class AnthropicProvider:
+    """Adapter for ``anthropic:<model>`` specs."""
+
+    def __init__(self, target: Target, concurrency: int) -> None:
+        self.target = target
+        self._client = anthropic.AsyncAnthropic(
+            api_key=target.api_key,
+            base_url=target.base_url,
+            max_retries=0,  # the engine retries, with the rules it owns
+            http_client=anthropic.DefaultAsyncHttpxClient(limits=pool_limits(concurrency)),
+        )
+
+    async def complete(self, request: Request) -> Completion:
+        kwargs: dict[str, Any] = {
+            "model": request.model.model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": [{"role": "user", "content": request.prompt}],
+        }
+        if request.system is not None:
+            kwargs["system"] = request.system
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        message = await self._client.messages.create(**kwargs)
+        text = "".join(block.text for block in message.content if block.type == "text")
+        return Completion(
+            content=text,
+            usage=usage_from(message.usage),
+            finish_reason=message.stop_reason,
+            request_id=message._request_id,
+            response_model=message.model,
+        )
+
+    def classify(self, exc: Exception) -> Failure:
+        return classify_sdk_error(exc, anthropic, self.target.api_key)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def usage_from(usage: Any) -> Usage:
+    """Normalise Anthropic usage: its ``input_tokens`` excludes cache reads and writes."""
+    read = usage.cache_read_input_tokens
+    write = usage.cache_creation_input_tokens
+    by_ttl = getattr(usage, "cache_creation", None)
+    details = getattr(usage, "output_tokens_details", None)
+    return Usage(
+        input_tokens=usage.input_tokens + (read or 0) + (write or 0),
+        output_tokens=usage.output_tokens,
+        cached_input_tokens=read,
+        cache_write_tokens=write,
+        cache_write_1h_tokens=None if by_ttl is None else by_ttl.ephemeral_1h_input_tokens,
+        reasoning_tokens=None if details is None else details.thinking_tokens,
+    )

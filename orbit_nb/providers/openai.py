@@ -1,0 +1,79 @@
+"""OpenAI's Chat Completions API through the official SDK's ``AsyncOpenAI``.
+
+Also serves every OpenAI-compatible server registered with
+:func:`orbit_nb.register_endpoint` (Ollama, vLLM, LM Studio, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from ..specs import Target
+from ..types import Completion, Request, Usage
+from .base import Failure, classify_sdk_error, pool_limits
+
+__all__ = ["OpenAIProvider", "usage_from"]
+
+_QUOTA_CODES = frozenset({"insufficient_quota"})
+
+
+class OpenAIProvider:
+    """Adapter for ``openai:<model>`` and registered OpenAI-compatible endpoints."""
+
+    def __init__(self, target: Target, concurrency: int) -> None:
+        self.target = target
+        # OpenAI's own API wants max_completion_tokens (reasoning models refuse
+        # max_tokens); compatible servers mostly know only max_tokens.
+        self._max_tokens_field = (
+            "max_completion_tokens" if target.endpoint == "openai" else "max_tokens"
+        )
+        self._client = openai.AsyncOpenAI(
+            api_key=target.api_key or "unused",  # the SDK insists on one
+            base_url=target.base_url,
+            max_retries=0,  # the engine retries, with the rules it owns
+            http_client=openai.DefaultAsyncHttpxClient(limits=pool_limits(concurrency)),
+        )
+
+    async def complete(self, request: Request) -> Completion:
+        messages: list[dict[str, str]] = []
+        if request.system is not None:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        kwargs: dict[str, Any] = {"model": request.model.model, "messages": messages}
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            kwargs[self._max_tokens_field] = request.max_tokens
+        response = await self._client.chat.completions.create(**kwargs)
+        choice = response.choices[0] if response.choices else None
+        message = choice.message if choice else None
+        return Completion(
+            content=(message.content or message.refusal or "") if message else "",
+            usage=usage_from(response.usage),
+            finish_reason=choice.finish_reason if choice else None,
+            request_id=response._request_id,
+            response_model=response.model,
+        )
+
+    def classify(self, exc: Exception) -> Failure:
+        return classify_sdk_error(exc, openai, self.target.api_key, _QUOTA_CODES)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def usage_from(usage: Any) -> Usage:
+    """Normalise OpenAI usage: prompt_tokens includes cached, completion includes reasoning."""
+    if usage is None:
+        return Usage()
+    prompt = usage.prompt_tokens_details
+    completion = usage.completion_tokens_details
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cached_input_tokens=None if prompt is None else prompt.cached_tokens,
+        cache_write_tokens=None if prompt is None else prompt.cache_write_tokens,
+        reasoning_tokens=None if completion is None else completion.reasoning_tokens,
+    )
