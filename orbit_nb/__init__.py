@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .api import acompare, compare
+from .api import acompare, compare, jobs
+from .engine import Job
 from .specs import register_endpoint
 
 if TYPE_CHECKING:
     from .frame import summary
 
-__all__ = ["acompare", "compare", "register_endpoint", "summary"]
+__all__ = ["Job", "acompare", "compare", "jobs", "register_endpoint", "summary"]
 
 __version__ = "0.1.0"
 

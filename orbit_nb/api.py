@@ -17,7 +17,10 @@ from .types import Row
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["acompare", "compare", "start"]
+__all__ = ["acompare", "compare", "jobs", "start"]
+
+_JOBS: list[Job] = []
+_KEEP_JOBS = 50  # how many past runs jobs() remembers
 
 Prompts = str | Iterable[str] | Mapping[str, str]
 Models = str | Iterable[str]
@@ -71,8 +74,19 @@ def start(
         limits,
         params.timeout or DEFAULT_TIMEOUT,
     )
+    _JOBS.append(job)
+    del _JOBS[:-_KEEP_JOBS]
     engine.submit(job)
     return job
+
+
+def jobs() -> list[Job]:
+    """This session's recent runs, oldest first; each Job keeps its rows.
+
+    After an interrupted ``await acompare(...)``, ``jobs()[-1].frame()`` holds
+    the finished rows and marks the rest cancelled.
+    """
+    return list(_JOBS)
 
 
 def compare(

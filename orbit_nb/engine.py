@@ -121,6 +121,11 @@ class Job:
             self._cancel_tasks()
         if self._tasks:
             await asyncio.wait(self._tasks)
+        for row in self.rows:  # tasks cancelled before their first step never ran
+            if row.status == "pending":
+                row.status = "cancelled"
+                row.error_message = "cancelled before it started"
+        self.finished = self.total
 
     async def _call(self, row: Row, provider: Provider, limit: asyncio.Semaphore) -> None:
         try:

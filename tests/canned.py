@@ -1,0 +1,80 @@
+"""A tiny real HTTP server that answers with canned provider responses.
+
+LLMock does not emit every documented usage field (prompt-cache reads and
+writes, reasoning tokens) or Gemini's RetryInfo; this server replays the
+providers' documented response shapes so the adapters are tested on them over
+real HTTP, and records each raw request line and headers for inspection.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Seen:
+    method: str
+    target: str  # the raw request target: path and query string
+    headers: dict[str, str]
+    body: Any
+
+
+class CannedServer:
+    """Serve queued replies in order (the last one repeats); record requests."""
+
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.seen: list[Seen] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                server.seen.append(
+                    Seen("POST", self.path, dict(self.headers), json.loads(raw or b"null"))
+                )
+                reply = server.replies.popleft() if len(server.replies) > 1 else server.replies[0]
+                data = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def queue(self, *replies: Reply) -> CannedServer:
+        self.replies.extend(replies)
+        return self
+
+    def __enter__(self) -> CannedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

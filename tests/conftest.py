@@ -1,0 +1,66 @@
+"""Shared fixtures: a real LLMock server, and the environment pointed at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from llmock.pytest_plugin import LLMock
+from llmock.testing import LLMockServer
+
+# Distinctive fake keys: a leak scan looks for exactly these strings.
+KEYS = {
+    "ANTHROPIC_API_KEY": "sk-ant-FAKE-anthropic-0123456789abcdef",
+    "OPENAI_API_KEY": "sk-FAKE-openai-0123456789abcdef",
+    "GEMINI_API_KEY": "AIzaFAKE-gemini-0123456789abcdef",
+}
+
+_PROVIDER_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GEMINI_BASE_URL",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+)
+
+
+def mock_env(server: LLMockServer) -> dict[str, str]:
+    """Environment variables that send every provider to ``server`` with fake keys."""
+    return {
+        **KEYS,
+        "ANTHROPIC_BASE_URL": server.base_url("anthropic"),
+        "OPENAI_BASE_URL": server.base_url("openai"),
+        "GEMINI_BASE_URL": server.base_url("gemini"),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _no_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a real provider: drop any real keys and URLs."""
+    for name in _PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def llmock_server() -> Iterator[LLMockServer]:
+    with LLMockServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llmock(llmock_server: LLMockServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMock]:
+    """A freshly reset LLMock with every provider's env pointing at it."""
+    handle = LLMock(llmock_server).reset()
+    for name, value in mock_env(llmock_server).items():
+        monkeypatch.setenv(name, value)
+    yield handle
+    handle.reset()
+
+
+@pytest.fixture
+def env_snapshot() -> dict[str, str]:
+    return dict(os.environ)
