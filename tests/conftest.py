@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -62,5 +61,6 @@ def llmock(llmock_server: LLMockServer, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 @pytest.fixture
-def env_snapshot() -> dict[str, str]:
-    return dict(os.environ)
+def anyio_backend() -> str:
+    """Async tests run on asyncio, the loop orbit_nb's callers use."""
+    return "asyncio"

@@ -37,7 +37,9 @@ class AnthropicProvider:
         if request.system is not None:
             kwargs["system"] = request.system
         if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
+            # anthropic>=1 dropped sampling arguments from create(); the API still
+            # takes temperature on the models that support it (newer ones answer 400).
+            kwargs["extra_body"] = {"temperature": request.temperature}
         message = await self._client.messages.create(**kwargs)
         text = "".join(block.text for block in message.content if block.type == "text")
         return Completion(
