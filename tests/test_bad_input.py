@@ -60,13 +60,13 @@ def test_missing_key_is_refused_before_any_call(
     llmock: LLMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
-    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY is not set.*'anthropic:claude"):
+    with pytest.raises(ConfigError, match=r"ANTHROPIC_API_KEY is not set.*'anthropic:claude"):
         orbit_nb.compare("hello", MODELS)
     assert llmock.requests == []
 
 
 def test_budget_is_not_available_yet(llmock: LLMock) -> None:
-    with pytest.raises(NotImplementedError, match="budget=1.0"):
+    with pytest.raises(NotImplementedError, match=r"budget=1\.0"):
         orbit_nb.compare("hello", MODELS, budget=1.0)
     assert llmock.requests == []
 
