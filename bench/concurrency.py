@@ -106,10 +106,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Any, limit: floa
             log.seek(0)
             output = log.read().decode(errors="replace")
             raise RuntimeError(f"llmock exited with {proc.returncode}:\n{output}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/health", timeout=1) as response,
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.1)
     raise RuntimeError(f"llmock did not answer {url}/health within {limit:g} s")
 
@@ -281,12 +283,14 @@ def summarise(samples: list[Sample], calls: int) -> tuple[str, float, str]:
         }
     ratio = med["orbit"]["wall"] / med["raw"]["wall"]
     header = "| side  | wall median (s) | CPU median (s) | CPU ms/call | ok (worst round) |"
-    lines = [header, "|-------|----------------:|---------------:|------------:|-----------------:|"]
+    rule = "|-------|----------------:|---------------:|------------:|-----------------:|"
+    lines = [header, rule]
     for side in ("raw", "orbit"):
         m = med[side]
+        ok = f"{int(m['ok_min'])}/{calls}"
         lines.append(
             f"| {side:<5} | {m['wall']:15.3f} | {m['cpu']:14.3f} | "
-            f"{1000 * m['cpu'] / calls:11.2f} | {int(m['ok_min']):>8}/{calls:<7} |"
+            f"{1000 * m['cpu'] / calls:11.2f} | {ok:>16} |"
         )
     lines.append(
         f"| ratio | {ratio:15.3f} | {med['orbit']['cpu'] / med['raw']['cpu']:14.3f} | "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ class Seen:
     target: str  # the raw request target: path and query string
     headers: dict[str, str]
     body: Any
+    at: float  # time.monotonic() when the request arrived
 
 
 class CannedServer:
@@ -44,7 +46,13 @@ class CannedServer:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
                 server.seen.append(
-                    Seen("POST", self.path, dict(self.headers), json.loads(raw or b"null"))
+                    Seen(
+                        "POST",
+                        self.path,
+                        dict(self.headers),
+                        json.loads(raw or b"null"),
+                        time.monotonic(),
+                    )
                 )
                 reply = server.replies.popleft() if len(server.replies) > 1 else server.replies[0]
                 data = json.dumps(reply.body).encode()

@@ -141,7 +141,6 @@ def interrupt_cell(
     km: KernelManager, kc: BlockingKernelClient, llmock: LLMock, code: str
 ) -> tuple[dict, float]:
     """Run ``code`` with the slow provider held, interrupt it, and time the reply."""
-    kc.iopub_channel.get_msgs()  # drop leftovers from earlier cells
     msg_id = kc.execute(code)
     wait_for_fast_rows(llmock)
     interrupted = time.monotonic()
