@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -21,7 +22,7 @@ MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5
 
 def gaps(llmock: LLMock) -> list[float]:
     records = llmock.requests
-    return [b.started_at - a.ended_at for a, b in zip(records, records[1:], strict=False)]
+    return [b.started_at - a.ended_at for a, b in itertools.pairwise(records)]
 
 
 def test_retry_after_is_honoured(llmock: LLMock) -> None:
@@ -170,7 +171,7 @@ def test_gemini_daily_quota_stops_at_once(canned_gemini: CannedServer) -> None:
 
 def test_backoff_grows_and_respects_retry_after() -> None:
     waits = [backoff(n, None) for n in range(1, 7)]
-    assert all(later > earlier * 1.5 for earlier, later in zip(waits, waits[1:], strict=False))
+    assert all(later > earlier * 1.5 for earlier, later in itertools.pairwise(waits))
     assert waits[-1] <= 30
     assert all(backoff(1, 7.0) >= 7.0 for _ in range(50))
 
