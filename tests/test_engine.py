@@ -1,0 +1,98 @@
+"""The engine's contract: private loop thread, cancel keeps rows, no leftovers."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+from llmock.pytest_plugin import LLMock
+
+import orbit_nb
+from orbit_nb.api import start
+from orbit_nb.engine import get_engine
+from orbit_nb.errors import EngineError
+
+MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
+
+
+def engine_tasks() -> int:
+    """Tasks alive on the engine loop, other than the one counting them."""
+
+    async def count() -> int:
+        return len(asyncio.all_tasks()) - 1
+
+    return asyncio.run_coroutine_threadsafe(count(), get_engine().loop).result(timeout=5)
+
+
+def test_cancel_keeps_finished_rows_and_leaves_no_task(llmock: LLMock) -> None:
+    llmock.delay(30, times=None, provider="anthropic")
+    job = start(["a", "b"], MODELS)
+    deadline = time.monotonic() + 5
+    while sum(r.status == "ok" for r in job.rows) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cancelled_at = time.monotonic()
+    job.cancel()
+    assert job.future is not None
+    job.future.result(timeout=1)
+    assert time.monotonic() - cancelled_at < 1
+    df = job.frame()
+    assert len(df) == 6
+    assert df.groupby("provider")["status"].agg(set).to_dict() == {
+        "anthropic": {"cancelled"},
+        "gemini": {"ok"},
+        "openai": {"ok"},
+    }
+    assert engine_tasks() == 0
+    llmock.reset()
+    again = orbit_nb.compare("after", MODELS)
+    assert (again["status"] == "ok").all()
+
+
+def test_blocking_call_from_the_engine_thread_is_refused(llmock: LLMock) -> None:
+    async def inside() -> str:
+        try:
+            orbit_nb.compare("hello", MODELS[:1])
+        except EngineError as exc:
+            return str(exc)
+        return "no error"
+
+    message = asyncio.run_coroutine_threadsafe(inside(), get_engine().loop).result(timeout=10)
+    assert "would deadlock" in message and "acompare" in message
+
+
+@pytest.mark.anyio
+async def test_cancelling_acompare_cancels_the_job(llmock: LLMock) -> None:
+    llmock.delay(30, times=None, provider="openai")
+    task = asyncio.ensure_future(orbit_nb.acompare("hello", MODELS))
+    await asyncio.sleep(1.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    job = orbit_nb.jobs()[-1]
+    assert job.future is not None
+    await asyncio.wrap_future(job.future)
+    statuses = job.frame().set_index("provider")["status"].to_dict()
+    assert statuses == {"anthropic": "ok", "openai": "cancelled", "gemini": "ok"}
+    assert engine_tasks() == 0
+
+
+def test_hundreds_of_calls_take_about_one_latency(llmock: LLMock) -> None:
+    """300 calls at 0.5 s latency end in a few latencies, not 300 of them."""
+    llmock.delay(0.5, times=None)
+    start_at = time.monotonic()
+    df = orbit_nb.compare([f"prompt {i}" for i in range(100)], MODELS, concurrency=100)
+    elapsed = time.monotonic() - start_at
+    assert len(df) == 300 and (df["status"] == "ok").all()
+    assert elapsed < 0.5 * 20  # generous: a sequential run would take 150 s
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, orbit_nb; "
+        "print(sorted(m for m in ('anthropic', 'openai', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
