@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from canned import CannedServer, Reply
 from llmock.chaos import ChaosSettings
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
@@ -16,6 +15,8 @@ from llmock.testing import LLMockServer
 import orbit_nb
 from orbit_nb.engine import backoff
 from orbit_nb.providers.base import parse_retry_after
+
+from canned import CannedServer, Reply
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 

@@ -10,6 +10,7 @@ import pytest
 from llmock.pytest_plugin import LLMock
 
 import orbit_nb
+
 from canned import CannedServer, Reply
 from conftest import KEYS
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from canned import CannedServer, Reply
 
 import orbit_nb
+
+from canned import CannedServer, Reply
 
 ANTHROPIC_CACHED_THINKING = {
     "id": "msg_01",
