@@ -8,8 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from . import pricing
-from .engine import DEFAULT_TIMEOUT, Job, get_engine
+from .cache import request_key
+from .engine import DEFAULT_TIMEOUT, Job, RunPlan, get_engine
 from .errors import ParameterError
+from .grid import number as _number
 from .grid import plan
 from .specs import resolve
 from .types import Row
@@ -47,10 +49,9 @@ def start(
     if not isinstance(cache, bool):
         raise ParameterError(f"cache={cache!r} must be True or False")
     if budget is not None:
-        raise NotImplementedError(
-            f"budget={budget!r}: spending caps are not available in this version; "
-            "call orbit_nb.compare() without budget="
-        )
+        budget = _number("budget", budget)
+        if budget <= 0:
+            raise ParameterError(f"budget={budget!r} must be > 0 dollars")
     requests, specs, params = plan(
         prompts,
         models,
@@ -67,13 +68,15 @@ def start(
     providers = {name: engine.provider(t, limits[name]) for name, t in targets.items()}
     pricing.table()  # read the price file here, not on the engine loop
     run_id = uuid.uuid4().hex[:12]
-    job = Job(
-        run_id,
-        [Row(run_id, r) for r in requests],
-        providers,
-        limits,
-        params.timeout or DEFAULT_TIMEOUT,
+    run_plan = RunPlan(
+        providers=providers,
+        limits=limits,
+        keys=[request_key(r, targets[r.model.provider]) for r in requests],
+        timeout=params.timeout or DEFAULT_TIMEOUT,
+        read_cache=cache,
+        budget=budget,
     )
+    job = Job(run_id, [Row(run_id, r) for r in requests], run_plan)
     _JOBS.append(job)
     del _JOBS[:-_KEEP_JOBS]
     engine.submit(job)
@@ -138,7 +141,7 @@ def compare(
             f"interrupted: {done} of {job.total} calls finished; the rest are marked cancelled",
             stacklevel=2,
         )
-    return job.frame()
+    return _result(job)
 
 
 async def acompare(
@@ -172,4 +175,11 @@ async def acompare(
         budget=budget,
     )
     await get_engine().await_job(job)
+    return _result(job)
+
+
+def _result(job: Job) -> pd.DataFrame:
+    """The job's frame, after warning (in the caller's thread) about what went amiss."""
+    for note in job.notes:
+        warnings.warn(note, stacklevel=3)
     return job.frame()

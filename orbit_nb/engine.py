@@ -18,20 +18,30 @@ import concurrent.futures
 import random
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from . import pricing
-from .errors import EngineError
+from . import cache, history, pricing
+from .errors import BudgetError, EngineError
+from .estimate import bound_requests
 from .providers import build
 from .providers.base import Failure, Provider
 from .specs import Target
-from .types import Completion, Row
+from .types import Completion, Request, Row
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DEFAULT_TIMEOUT", "MAX_ATTEMPTS", "Engine", "Job", "backoff", "get_engine"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_ATTEMPTS",
+    "Engine",
+    "Job",
+    "RunPlan",
+    "backoff",
+    "get_engine",
+]
 
 #: Seconds a call may take in all, retries included, unless ``timeout=`` says otherwise.
 DEFAULT_TIMEOUT = 600.0
@@ -54,31 +64,41 @@ def backoff(attempt: int, retry_after: float | None) -> float:
     return wait
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a Job needs besides its rows, resolved before it starts."""
+
+    providers: Mapping[str, Provider]
+    limits: Mapping[str, int]  # calls in flight per provider name
+    keys: Sequence[str]  # the cache key of each row's request
+    timeout: float = DEFAULT_TIMEOUT
+    read_cache: bool = True
+    budget: float | None = None
+
+
 class Job:
     """One run: its rows (filled in as calls finish), progress, and cancel.
 
     Created before any call starts, so an interrupt or a cancel keeps every
     finished row; calls that did not finish end as ``status="cancelled"``.
+    Rows already in the cache are served from it; identical requests in flight
+    at the same time are sent once. Fresh answers are cached and every row is
+    recorded in the history when the run ends.
     """
 
-    def __init__(
-        self,
-        run_id: str,
-        rows: Sequence[Row],
-        providers: Mapping[str, Provider],
-        limits: Mapping[str, int],
-        timeout: float,
-    ) -> None:
+    def __init__(self, run_id: str, rows: Sequence[Row], plan: RunPlan) -> None:
         self.run_id = run_id
         self.rows = list(rows)
+        self.plan = plan
         self.finished = 0
-        self._providers = dict(providers)
-        self._limits = dict(limits)
-        self._timeout = timeout
+        self.spent_usd = 0.0
+        #: Problems that did not stop the run (cache or history unavailable).
+        self.notes: list[str] = []
+        self.future: concurrent.futures.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: dict[str, asyncio.Future[cache.Entry | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._cancelling = False
-        self.future: concurrent.futures.Future[None] | None = None
 
     def __repr__(self) -> str:
         state = "done" if self.done else "cancelling" if self._cancelling else "running"
@@ -109,14 +129,14 @@ class Job:
             task.cancel()
 
     async def run(self) -> None:
-        limits = {name: asyncio.Semaphore(n) for name, n in self._limits.items()}
-        self._tasks = [
-            asyncio.create_task(
-                self._call(row, self._providers[name], limits[name]),
-            )
-            for row in self.rows
-            for name in (row.request.model.provider,)
-        ]
+        store = await self._open_store()
+        if store is not None and self.plan.read_cache:
+            await self._serve_hits(store)
+        pending = [i for i, row in enumerate(self.rows) if row.status == "pending"]
+        if self.plan.budget is not None:
+            await self._check_budget([self.rows[i].request for i in pending])
+        limits = {name: asyncio.Semaphore(n) for name, n in self.plan.limits.items()}
+        self._tasks = [asyncio.create_task(self._call(i, limits)) for i in pending]
         if self._cancelling:
             self._cancel_tasks()
         if self._tasks:
@@ -126,11 +146,67 @@ class Job:
                 row.status = "cancelled"
                 row.error_message = "cancelled before it started"
         self.finished = self.total
+        await self._persist(store)
 
-    async def _call(self, row: Row, provider: Provider, limit: asyncio.Semaphore) -> None:
+    async def _open_store(self) -> cache.Store | None:
         try:
-            async with limit:
-                await self._attempts(row, provider)
+            return await asyncio.to_thread(cache.open_store)
+        except Exception as exc:
+            self.notes.append(f"cache unavailable ({cache.describe(exc)}); this run is not cached")
+            return None
+
+    async def _serve_hits(self, store: cache.Store) -> None:
+        try:
+            found = await asyncio.to_thread(store.get_many, set(self.plan.keys))
+        except Exception as exc:
+            self.notes.append(f"cache read failed ({cache.describe(exc)}); calling every model")
+            return
+        now = datetime.now(UTC)
+        for row, key in zip(self.rows, self.plan.keys, strict=True):
+            entry = cache.safe_loads(found[key]) if key in found else None
+            if entry is None:
+                cache.counters.misses += 1
+                continue
+            cache.counters.hits += 1
+            entry.fill(row)
+            row.started_at = now
+            self.finished += 1
+
+    async def _check_budget(self, requests: Sequence[Request]) -> None:
+        bounds = await bound_requests(requests, self.plan.providers)
+        unpriced = sorted({b.request.model.spec for b in bounds if b.max_cost_usd is None})
+        if unpriced:
+            raise BudgetError(
+                f"budget={self.plan.budget!r} cannot be enforced: no price known for "
+                f"{', '.join(unpriced)}; add one with orbit_nb.set_price(...)"
+            )
+        estimate = sum(b.max_cost_usd or 0.0 for b in bounds)
+        if estimate > (self.plan.budget or 0.0):
+            raise BudgetError(
+                f"estimated cost ${estimate:.4f} (every answer at max_tokens) exceeds "
+                f"budget=${self.plan.budget:g}; nothing was sent. Lower max_tokens, "
+                "use fewer prompts or models, or raise the budget"
+            )
+
+    async def _persist(self, store: cache.Store | None) -> None:
+        if store is not None:
+            fresh = cache.entries_of(self.rows, dict(enumerate(self.plan.keys)))
+            try:
+                if fresh:
+                    await asyncio.to_thread(store.put_many, fresh, cache.ttl())
+            except Exception as exc:
+                self.notes.append(f"cache write failed ({cache.describe(exc)})")
+        try:
+            await asyncio.to_thread(history.record, self.rows)
+        except Exception as exc:
+            self.notes.append(f"history not recorded ({cache.describe(exc)})")
+
+    async def _call(self, index: int, limits: Mapping[str, asyncio.Semaphore]) -> None:
+        row, key = self.rows[index], self.plan.keys[index]
+        name = row.request.model.provider
+        try:
+            if not await self._follow(row, key):
+                await self._lead(row, key, self.plan.providers[name], limits[name])
         except asyncio.CancelledError:
             row.status = "cancelled"
             row.error_message = "cancelled before it finished"
@@ -138,9 +214,38 @@ class Job:
         finally:
             self.finished += 1
 
+    async def _follow(self, row: Row, key: str) -> bool:
+        """Reuse the answer of an identical request already in flight, if any."""
+        leader = self._inflight.get(key) if self.plan.read_cache else None
+        if leader is None:
+            return False
+        entry = await asyncio.shield(leader)
+        if entry is None:
+            return False
+        entry.fill(row)
+        return True
+
+    async def _lead(self, row: Row, key: str, provider: Provider, limit: asyncio.Semaphore) -> None:
+        done: asyncio.Future[cache.Entry | None] = asyncio.get_running_loop().create_future()
+        if self.plan.read_cache:
+            self._inflight[key] = done
+        try:
+            async with limit:
+                budget = self.plan.budget
+                if budget is not None and self.spent_usd >= budget:
+                    row.status = "skipped"
+                    row.error_message = f"budget ${budget:g} reached; call not sent"
+                    return
+                await self._attempts(row, provider)
+                self.spent_usd += row.cost_usd or 0.0
+        finally:
+            if self._inflight.get(key) is done:
+                del self._inflight[key]
+            done.set_result(cache.Entry.of(row) if row.status == "ok" else None)
+
     async def _attempts(self, row: Row, provider: Provider) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
+        deadline = loop.time() + self.plan.timeout
         row.started_at = datetime.now(UTC)
         while True:
             row.attempts += 1
@@ -150,7 +255,7 @@ class Job:
                     completion = await provider.complete(row.request)
             except Exception as exc:
                 failure = (
-                    Failure("timeout", f"no answer within the {self._timeout:g} s timeout", False)
+                    Failure("timeout", f"no answer within the {self.plan.timeout:g} s timeout", False)
                     if scope.expired()
                     else provider.classify(exc)
                 )
@@ -165,7 +270,7 @@ class Job:
                 return
             if loop.time() + wait > deadline:
                 _finish_error(
-                    row, failure, f"; no time left for a retry within {self._timeout:g} s"
+                    row, failure, f"; no time left for a retry within {self.plan.timeout:g} s"
                 )
                 return
             await asyncio.sleep(wait)
@@ -240,6 +345,7 @@ class Engine:
             job.cancel()
             concurrent.futures.wait([job.future], timeout=2.0)
             raise
+        job.future.result()  # re-raise what stopped the run (e.g. a BudgetError)
 
     async def await_job(self, job: Job) -> None:
         """Await ``job`` from any loop. A cancel of the awaiting task cancels the job.
@@ -254,7 +360,10 @@ class Engine:
                 await asyncio.wait({waiter}, timeout=_POLL)
         except BaseException:
             job.cancel()
+            # Let the cancel land (milliseconds) so the job's rows are final.
+            await asyncio.wait({waiter}, timeout=1.0)
             raise
+        waiter.result()  # re-raise what stopped the run (e.g. a BudgetError)
 
 
 _engine: Engine | None = None

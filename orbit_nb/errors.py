@@ -8,6 +8,7 @@ mistakes found before any request is sent::
     ├── SpecError              a model spec that cannot be parsed or resolved (also ValueError)
     ├── ParameterError         a bad prompt or parameter value (also ValueError)
     ├── ConfigError            the environment lacks what a provider needs, e.g. an API key
+    ├── BudgetError            a run's estimated cost exceeds its budget= (or has no price)
     └── EngineError            the engine was used in a way that cannot work, e.g. a
                                blocking call made from the engine's own thread
 
@@ -16,7 +17,14 @@ Every message names the bad value and what would be accepted.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "EngineError", "OrbitError", "ParameterError", "SpecError"]
+__all__ = [
+    "BudgetError",
+    "ConfigError",
+    "EngineError",
+    "OrbitError",
+    "ParameterError",
+    "SpecError",
+]
 
 
 class OrbitError(Exception):
@@ -37,3 +45,7 @@ class ConfigError(OrbitError):
 
 class EngineError(OrbitError, RuntimeError):
     """The engine cannot do what was asked, e.g. block on itself."""
+
+
+class BudgetError(OrbitError):
+    """A run's estimated cost exceeds its ``budget=``, or cannot be bounded."""

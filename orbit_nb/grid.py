@@ -14,7 +14,7 @@ from .errors import ParameterError
 from .specs import parse_models
 from .types import ModelSpec, Request
 
-__all__ = ["Params", "build_requests", "check_params", "normalise_prompts", "plan"]
+__all__ = ["Params", "build_requests", "check_params", "normalise_prompts", "number", "plan"]
 
 # The highest temperature each kind of API accepts.
 _MAX_TEMPERATURE = {"anthropic": 1.0}
@@ -58,7 +58,8 @@ def normalise_prompts(prompts: object) -> list[tuple[str, str]]:
     return [(pid, str(text)) for pid, text in pairs]
 
 
-def _number(name: str, value: object) -> float:
+def number(name: str, value: object) -> float:
+    """``value`` as a finite float, or a ParameterError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParameterError(f"{name}={value!r} is not a number")
     if not math.isfinite(value):
@@ -87,7 +88,7 @@ def check_params(
     """Validate every run parameter against the models it will be sent to."""
     if system is not None and not isinstance(system, str):
         raise ParameterError(f"system={system!r} must be a str or None")
-    temp = None if temperature is None else _number("temperature", temperature)
+    temp = None if temperature is None else number("temperature", temperature)
     if temp is not None:
         for spec in specs:
             top = _MAX_TEMPERATURE.get(spec.provider, _DEFAULT_MAX_TEMPERATURE)
@@ -96,7 +97,7 @@ def check_params(
                     f"temperature={temperature!r} is outside 0..{top:g}, "
                     f"the range {spec.spec!r} accepts"
                 )
-    limit = None if timeout is None else _number("timeout", timeout)
+    limit = None if timeout is None else number("timeout", timeout)
     if limit is not None and limit <= 0:
         raise ParameterError(f"timeout={timeout!r} must be > 0 seconds")
     return Params(

@@ -38,10 +38,14 @@ def mock_env(server: LLMockServer) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may reach a real provider: drop any real keys and URLs."""
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reaches a real provider (real keys and URLs are dropped), and each
+    test has its own empty cache and history."""
     for name in _PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
+    for name in ("ORBIT_CACHE_URL", "ORBIT_CACHE_TTL", "ORBIT_PRICES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORBIT_CACHE_DIR", str(tmp_path_factory.mktemp("orbit-cache")))
 
 
 @pytest.fixture(scope="session")

