@@ -11,6 +11,8 @@ from . import pricing
 from .cache import request_key
 from .engine import DEFAULT_TIMEOUT, Job, RunPlan, get_engine
 from .errors import ParameterError
+from .estimate import bound_requests
+from .estimate import to_frame as bounds_frame
 from .grid import number as _number
 from .grid import plan
 from .specs import resolve
@@ -19,7 +21,7 @@ from .types import Row
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["acompare", "compare", "jobs", "start"]
+__all__ = ["acompare", "compare", "estimate", "jobs", "start"]
 
 _JOBS: list[Job] = []
 _KEEP_JOBS = 50  # how many past runs jobs() remembers
@@ -183,3 +185,29 @@ def _result(job: Job) -> pd.DataFrame:
     for note in job.notes:
         warnings.warn(note, stacklevel=3)
     return job.frame()
+
+
+def estimate(
+    prompts: Prompts,
+    models: Models,
+    *,
+    system: str | None = None,
+    max_tokens: int | None = None,
+    repeat: int = 1,
+) -> pd.DataFrame:
+    """The most a run could cost, per model, before anything is called.
+
+    Input tokens come from the provider's free token-count endpoint where it
+    has one, else from text length (4 characters per token); output tokens are
+    ``max_tokens`` per call (1024 if not set). ``max_cost_usd`` is NA for a
+    model with no known price::
+
+        orbit_nb.estimate(prompts, ["openai:gpt-4o", "anthropic:claude-haiku-4-5"], max_tokens=300)
+    """
+    requests, specs, _ = plan(prompts, models, system=system, max_tokens=max_tokens, repeat=repeat)
+    targets = resolve(specs)
+    engine = get_engine()
+    providers = {name: engine.provider(t, t.concurrency) for name, t in targets.items()}
+    pricing.table()
+    bounds = engine.call(bound_requests(requests, providers))
+    return bounds_frame(bounds)

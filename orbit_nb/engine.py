@@ -17,10 +17,10 @@ import asyncio
 import concurrent.futures
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import cache, history, pricing
 from .errors import BudgetError, EngineError
@@ -49,6 +49,7 @@ DEFAULT_TIMEOUT = 600.0
 MAX_ATTEMPTS = 6
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
+T = TypeVar("T")
 _POLL = 0.1  # seconds between checks while a caller waits: keeps interrupts prompt
 
 
@@ -255,7 +256,9 @@ class Job:
                     completion = await provider.complete(row.request)
             except Exception as exc:
                 failure = (
-                    Failure("timeout", f"no answer within the {self.plan.timeout:g} s timeout", False)
+                    Failure(
+                        "timeout", f"no answer within the {self.plan.timeout:g} s timeout", False
+                    )
                     if scope.expired()
                     else provider.classify(exc)
                 )
@@ -274,6 +277,10 @@ class Job:
                 )
                 return
             await asyncio.sleep(wait)
+
+
+def _timed_out(timeout: float) -> Failure:
+    return Failure("timeout", f"no answer within the {timeout:g} s timeout", False)
 
 
 def _finish_ok(row: Row, completion: Completion) -> None:
@@ -332,20 +339,34 @@ class Engine:
 
     def wait(self, job: Job) -> None:
         """Block until ``job`` ends. On any interrupt, cancel it and re-raise."""
+        assert job.future is not None
+        self._block(job.future, job.cancel)
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the engine loop and block for its result."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self._block(future, future.cancel)
+        return future.result()
+
+    def _block(self, future: concurrent.futures.Future[Any], cancel: Callable[[], object]) -> None:
+        """Wait for ``future`` in short slices, so an interrupt lands at once.
+
+        Not ``except TimeoutError`` around a long wait: on Python 3.11 that is
+        also the error a timed-out call raises, and the loop would spin.
+        """
         if self.on_engine_thread:
             raise EngineError(
                 "compare() was called from orbit's engine thread, where waiting would "
                 "deadlock; use 'await acompare(...)' there instead"
             )
-        assert job.future is not None
         try:
-            while not job.future.done():
-                concurrent.futures.wait([job.future], timeout=_POLL)
+            while not future.done():
+                concurrent.futures.wait([future], timeout=_POLL)
         except BaseException:
-            job.cancel()
-            concurrent.futures.wait([job.future], timeout=2.0)
+            cancel()
+            concurrent.futures.wait([future], timeout=2.0)
             raise
-        job.future.result()  # re-raise what stopped the run (e.g. a BudgetError)
+        future.result()  # re-raise what stopped the run (e.g. a BudgetError)
 
     async def await_job(self, job: Job) -> None:
         """Await ``job`` from any loop. A cancel of the awaiting task cancels the job.

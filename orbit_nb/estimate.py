@@ -14,10 +14,14 @@ import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import pricing
 from .providers.base import Provider
 from .types import Request, Usage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -25,6 +29,7 @@ __all__ = [
     "Bound",
     "bound_requests",
     "chars_estimate",
+    "to_frame",
 ]
 
 #: Characters per token assumed when a provider has no token-count endpoint.
@@ -81,3 +86,27 @@ async def bound_requests(
         cost = pricing.cost(req.model.model, Usage(input_tokens=tokens, output_tokens=output))
         bounds.append(Bound(req, tokens, output, how, cost))
     return bounds
+
+
+def to_frame(bounds: Sequence[Bound]) -> pd.DataFrame:
+    """Per model: calls, estimated input tokens, output bound, and the cost bound."""
+    import pandas as pd
+
+    data = pd.DataFrame(
+        {
+            "model_spec": [b.request.model.spec for b in bounds],
+            "input_tokens": [b.input_tokens for b in bounds],
+            "output_tokens": [b.output_tokens for b in bounds],
+            "max_cost_usd": pd.array([b.max_cost_usd for b in bounds], dtype="Float64"),
+            "counted_by": [b.counted_by for b in bounds],
+        }
+    )
+    groups = data.groupby("model_spec", sort=False)
+    out = groups.agg(
+        calls=("input_tokens", "size"),
+        input_tokens=("input_tokens", "sum"),
+        output_tokens=("output_tokens", "sum"),
+        max_cost_usd=("max_cost_usd", lambda s: s.sum(min_count=len(s))),
+        counted_by=("counted_by", "first"),
+    )
+    return out
