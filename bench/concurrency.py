@@ -25,95 +25,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
-import re
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results.md"
-LLMOCK = Path(sys.executable).with_name("llmock")
+from common import (
+    FAKE_KEYS,
+    RESULTS,
+    isolated_cache,
+    llmock_server,
+    machine,
+    point_env_at,
+    write_section,
+)
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 N_PROMPTS = 100
 MAX_TOKENS = 64
 CONCURRENCY = 100
 TARGET_RATIO = 1.15
-FAKE_KEYS = {
-    "ANTHROPIC_API_KEY": "bench-fake-anthropic-key",
-    "OPENAI_API_KEY": "bench-fake-openai-key",
-    "GEMINI_API_KEY": "bench-fake-gemini-key",
-}
-
-
-# ---------------------------------------------------------------- LLMock subprocess
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def llmock_server(latency_ms: int) -> Iterator[str]:
-    """Run ``llmock serve`` in a subprocess; yield its base URL; always stop it."""
-    port = _free_port()
-    cmd = [
-        str(LLMOCK),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--latency-ms",
-        str(latency_ms),
-        "--log-level",
-        "warning",  # no access log: keep the server's CPU for serving
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_healthy(url, proc, log)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Any, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            output = log.read().decode(errors="replace")
-            raise RuntimeError(f"llmock exited with {proc.returncode}:\n{output}")
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/health", timeout=1) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"llmock did not answer {url}/health within {limit:g} s")
 
 
 # ---------------------------------------------------------------- workload
@@ -232,13 +165,8 @@ def main(argv: list[str] | None = None) -> None:
 
     calls = N_PROMPTS * len(MODELS)
     samples: list[Sample] = []
-    with llmock_server(args.latency_ms) as base:
-        os.environ.update(
-            FAKE_KEYS,
-            ANTHROPIC_BASE_URL=f"{base}/anthropic",
-            OPENAI_BASE_URL=f"{base}/v1",
-            GEMINI_BASE_URL=f"{base}/gemini",
-        )
+    with llmock_server(args.latency_ms) as base, isolated_cache():
+        point_env_at(base)
         raw = RawSide(base)
         try:
             sides: dict[str, Callable[[list[str]], int]] = {"raw": raw.run, "orbit": orbit_run}
@@ -269,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"orbit rows with status ok: {all_ok} (every round must show {calls}/{calls})")
     if not args.no_write:
         write_results(table, ratio, args)
-        print(f"figures written to {RESULTS.relative_to(HERE.parent)}")
+        print(f"figures written to {RESULTS.name}")
 
 
 def summarise(samples: list[Sample], calls: int) -> tuple[str, float, str]:
@@ -302,31 +230,18 @@ def summarise(samples: list[Sample], calls: int) -> tuple[str, float, str]:
 
 def write_results(table: str, ratio: float, args: argparse.Namespace) -> None:
     """Replace today's section of bench/results.md (or append one)."""
-    today = date.today().isoformat()
-    title = f"## {today}: concurrency.py"
-    section = "\n".join(
+    write_section(
+        "concurrency.py",
         [
-            title,
-            "",
             f"{N_PROMPTS} prompts x {len(MODELS)} providers = {N_PROMPTS * len(MODELS)} calls, "
             f"max_tokens {MAX_TOKENS}, LLMock latency {args.latency_ms} ms (subprocess), "
-            f"median of {args.rounds} alternating rounds; "
-            f"{os.cpu_count()} cores, Python {platform.python_version()} "
-            f"({platform.system()} {platform.machine()}).",
+            f"median of {args.rounds} alternating rounds; {machine()}.",
             "",
             table,
             "",
             f"orbit/raw wall ratio: **{ratio:.3f}** (target <= {TARGET_RATIO}).",
-            "",
-        ]
+        ],
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

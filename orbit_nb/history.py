@@ -29,8 +29,8 @@ __all__ = ["EXTRA_COLUMNS", "history", "history_path", "record"]
 #: Run parameters stored next to the result columns.
 EXTRA_COLUMNS = {"system": "string", "temperature": "float64", "max_tokens": "Int64"}
 
-_BUSY_TIMEOUT_S = 10.0
-_RETRIES = 5
+_BUSY_TIMEOUT_S = 2.0
+_RETRIES = 3
 
 
 def history_path() -> Path:

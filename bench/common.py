@@ -1,0 +1,121 @@
+"""Pieces the benchmarks share: an LLMock subprocess, the environment, results.md."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.md"
+LLMOCK = Path(sys.executable).with_name("llmock")
+FAKE_KEYS = {
+    "ANTHROPIC_API_KEY": "bench-fake-anthropic-key",
+    "OPENAI_API_KEY": "bench-fake-openai-key",
+    "GEMINI_API_KEY": "bench-fake-gemini-key",
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def llmock_server(latency_ms: int) -> Iterator[str]:
+    """Run ``llmock serve`` in a subprocess; yield its base URL; always stop it."""
+    port = _free_port()
+    cmd = [
+        str(LLMOCK),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--latency-ms",
+        str(latency_ms),
+        "--log-level",
+        "warning",  # no access log: keep the server's CPU for serving
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Any, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            raise RuntimeError(f"llmock exited with {proc.returncode}:\n{output}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/health", timeout=1) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"llmock did not answer {url}/health within {limit:g} s")
+
+
+def point_env_at(base: str) -> None:
+    """Send every provider to the LLMock at ``base``, with fake keys."""
+    os.environ.update(
+        FAKE_KEYS,
+        ANTHROPIC_BASE_URL=f"{base}/anthropic",
+        OPENAI_BASE_URL=f"{base}/v1",
+        GEMINI_BASE_URL=f"{base}/gemini",
+    )
+
+
+@contextlib.contextmanager
+def isolated_cache() -> Iterator[Path]:
+    """A fresh ORBIT_CACHE_DIR, so no earlier run's cache or history is involved."""
+    with tempfile.TemporaryDirectory(prefix="orbit-bench-") as directory:
+        os.environ["ORBIT_CACHE_DIR"] = directory
+        os.environ.pop("ORBIT_CACHE_URL", None)
+        yield Path(directory)
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} cores, Python {platform.python_version()} "
+        f"({platform.system()} {platform.machine()})"
+    )
+
+
+def write_section(name: str, lines: list[str]) -> None:
+    """Replace today's section for benchmark ``name`` in bench/results.md, or append one."""
+    title = f"## {date.today().isoformat()}: {name}"
+    section = "\n".join([title, "", *lines, ""])
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.M | re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text.rstrip("\n") + "\n")
