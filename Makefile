@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,11 +23,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy orbit_nb
 
-test: lint typecheck
+# Debian packages the tests use: redis-server for the shared-cache tests.
+system-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) \
+	  || echo "warning: could not install redis-server; the Redis cache tests will be skipped"; }
+
+test: system-deps lint typecheck
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
 	$(PY) bench/concurrency.py
+	$(PY) bench/cache.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
