@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .api import acompare, compare, jobs
@@ -18,17 +19,47 @@ from .engine import Job
 from .specs import register_endpoint
 
 if TYPE_CHECKING:
-    from .frame import summary
+    from .frame import cost_table, project_cost, side_by_side, summary
+    from .pricing import prices, reset_prices, set_price
 
-__all__ = ["Job", "acompare", "compare", "jobs", "register_endpoint", "summary"]
+__all__ = [
+    "Job",
+    "acompare",
+    "compare",
+    "cost_table",
+    "jobs",
+    "prices",
+    "project_cost",
+    "register_endpoint",
+    "reset_prices",
+    "set_price",
+    "side_by_side",
+    "summary",
+]
 
 __version__ = "0.1.0"
 
+# Public names imported on first use (name -> submodule), so `import orbit_nb`
+# never imports pandas.
+_LAZY = {
+    "cost_table": "frame",
+    "prices": "pricing",
+    "project_cost": "frame",
+    "reset_prices": "pricing",
+    "set_price": "pricing",
+    "side_by_side": "frame",
+    "summary": "frame",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # pandas is imported on first use, so `import orbit_nb` stays fast.
-    if name == "summary":
-        from .frame import summary
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orbit_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
-        return summary
-    raise AttributeError(f"module 'orbit_nb' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

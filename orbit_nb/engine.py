@@ -337,10 +337,11 @@ class Engine:
         job.future = asyncio.run_coroutine_threadsafe(job.run(), self.loop)
         return job.future
 
-    def wait(self, job: Job) -> None:
-        """Block until ``job`` ends. On any interrupt, cancel it and re-raise."""
+    def wait(self, job: Job, on_tick: Callable[[], object] | None = None) -> None:
+        """Block until ``job`` ends, calling ``on_tick`` about ten times a second
+        (e.g. to draw progress). On any interrupt, cancel the job and re-raise."""
         assert job.future is not None
-        self._block(job.future, job.cancel)
+        self._block(job.future, job.cancel, on_tick)
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the engine loop and block for its result."""
@@ -348,7 +349,12 @@ class Engine:
         self._block(future, future.cancel)
         return future.result()
 
-    def _block(self, future: concurrent.futures.Future[Any], cancel: Callable[[], object]) -> None:
+    def _block(
+        self,
+        future: concurrent.futures.Future[Any],
+        cancel: Callable[[], object],
+        on_tick: Callable[[], object] | None = None,
+    ) -> None:
         """Wait for ``future`` in short slices, so an interrupt lands at once.
 
         Not ``except TimeoutError`` around a long wait: on Python 3.11 that is
@@ -362,6 +368,8 @@ class Engine:
         try:
             while not future.done():
                 concurrent.futures.wait([future], timeout=_POLL)
+                if on_tick is not None:
+                    on_tick()
         except BaseException:
             cancel()
             concurrent.futures.wait([future], timeout=2.0)

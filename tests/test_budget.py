@@ -9,9 +9,10 @@ import pytest
 from llmock.pytest_plugin import LLMock
 
 import orbit_nb
-from canned import CannedServer, Reply
 from orbit_nb.api import estimate
 from orbit_nb.errors import BudgetError
+
+from canned import CannedServer, Reply
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 # $ per million tokens (input, output) of the three models, from the shipped table.

@@ -9,8 +9,9 @@ import pytest
 from llmock.pytest_plugin import LLMock
 
 import orbit_nb
-from conftest import KEYS
 from orbit_nb.cache import cache_stats, clear_cache, counters, open_store
+
+from conftest import KEYS
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 KEPT = ["content", "input_tokens", "output_tokens", "total_tokens", "latency_s", "cost_usd"]
