@@ -14,8 +14,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .api import acompare, compare, jobs
+from .api import acompare, compare, estimate, jobs
+from .cache import cache_stats, clear_cache
 from .engine import Job
+from .history import history
 from .specs import register_endpoint
 
 if TYPE_CHECKING:
@@ -25,8 +27,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Job",
     "acompare",
+    "cache_stats",
+    "clear_cache",
     "compare",
     "cost_table",
+    "estimate",
+    "history",
     "jobs",
     "prices",
     "project_cost",
