@@ -1,0 +1,332 @@
+"""The ``%%orbit`` cell magic and ``%orbit`` line magic: a thin layer over compare().
+
+    %load_ext orbit_nb
+
+    %%orbit -m anthropic:claude-haiku-4-5,openai:gpt-4o-mini -t 0.2
+    Explain {topic} in one sentence.
+
+The cell body is the prompt, filled in from the notebook's variables (see
+:mod:`orbit_nb.template`); the DataFrame lands in ``_orbit`` (``-o VAR``) and
+the answers are shown side by side. ``--background`` returns at once and
+keeps running while other cells run. Defaults come from traitlets config:
+``%config Orbit.default_models = [...]``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import DisplayHandle, display
+from traitlets import Float, Int, List, Unicode
+
+from .api import estimate, start
+from .engine import Job, get_engine
+from .errors import OrbitError
+from .template import expand
+from .view import Comparison, progress_bundle
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Orbit", "load_ipython_extension"]
+
+_TICK = 0.1  # seconds between progress updates: about ten a second
+
+
+@magics_class
+class Orbit(Magics):
+    """``%%orbit`` / ``%orbit``; its traits are settable with ``%config Orbit.<name> = ...``."""
+
+    default_models = List(
+        Unicode(),
+        default_value=[
+            "anthropic:claude-haiku-4-5",
+            "openai:gpt-4o-mini",
+            "gemini:gemini-2.5-flash",
+        ],
+        help="Models used when a cell gives no -m/--models.",
+    ).tag(config=True)
+    system = Unicode(None, allow_none=True, help="Default system prompt.").tag(config=True)
+    max_tokens = Int(None, allow_none=True, help="Default max_tokens.").tag(config=True)
+    concurrency = Int(
+        None, allow_none=True, help="Calls in flight per provider (default per provider)."
+    ).tag(config=True)
+    timeout = Float(None, allow_none=True, help="Seconds a call may take, retries included.").tag(
+        config=True
+    )
+    out = Unicode("_orbit", help="Variable that receives a foreground run's DataFrame.").tag(
+        config=True
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.background: dict[str, Job] = {}  # VAR -> background job
+        self._counter = 0
+
+    # -- %%orbit --------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("-m", "--models", help="comma-separated 'provider:model' specs")
+    @argument("-s", "--system", help="system prompt")
+    @argument("-t", "--temperature", type=float, help="sampling temperature")
+    @argument("--max-tokens", type=int, help="most tokens per answer")
+    @argument("-n", "--repeat", type=int, default=1, help="samples per prompt and model")
+    @argument("--no-cache", action="store_true", help="ask every model again")
+    @argument("-o", "--out", metavar="VAR", help="variable for the DataFrame")
+    @argument("-c", "--concurrency", type=int, help="calls in flight per provider")
+    @argument("--timeout", type=float, help="seconds per call, retries included")
+    @argument("--budget", type=float, metavar="USD", help="spending cap in dollars")
+    @argument("--dry-run", action="store_true", help="show the cost estimate; call nothing")
+    @argument("--background", action="store_true", help="return at once; run meanwhile")
+    @cell_magic("orbit")  # type: ignore[arg-type]
+    def orbit_cell(self, line: str, cell: str) -> None:
+        """Send the cell (a prompt with {var} fields) to several models at once."""
+        args = parse_argstring(self.orbit_cell, line)
+        try:
+            self._run_cell(args, cell)
+        except OrbitError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _options(self, args: Any) -> dict[str, Any]:
+        return {
+            "system": args.system if args.system is not None else self.system,
+            "temperature": args.temperature,
+            "max_tokens": args.max_tokens if args.max_tokens is not None else self.max_tokens,
+            "repeat": args.repeat,
+        }
+
+    def _run_cell(self, args: Any, cell: str) -> None:
+        prompts = expand(cell.strip(), self.shell.user_ns)  # type: ignore[union-attr]
+        models = args.models or list(self.default_models)
+        options = self._options(args)
+        if args.dry_run:
+            options.pop("temperature")
+            display(estimate(prompts, models, **options))
+            return
+        job = start(
+            prompts,
+            models,
+            **options,
+            cache=not args.no_cache,
+            concurrency=args.concurrency or self.concurrency,
+            timeout=args.timeout or self.timeout,
+            budget=args.budget,
+        )
+        if args.background:
+            self._background(job, args.out or self._next_var())
+        else:
+            self._foreground(job, args.out or self.out)
+
+    def _next_var(self) -> str:
+        self._counter += 1
+        while f"_orbit_bg{self._counter}" in self.background:
+            self._counter += 1
+        return f"_orbit_bg{self._counter}"
+
+    def _foreground(self, job: Job, var: str) -> None:
+        handle = _progress(job, "running")
+        interrupted = False
+        try:
+            get_engine().wait(job, on_tick=_throttled(lambda: _update(handle, job, "running")))
+        except KeyboardInterrupt:
+            interrupted = True
+        except OrbitError as exc:
+            handle.update({"text/plain": f"not run: {exc}"}, raw=True)
+            raise
+        df = _finish(job)
+        self.shell.user_ns[var] = df  # type: ignore[union-attr]
+        title = f"{_counts(df)} → {var}"
+        if interrupted:
+            title = f"interrupted: {title}; unfinished calls are marked cancelled"
+        handle.update(Comparison(df, title))
+
+    def _background(self, job: Job, var: str) -> None:
+        self.background[var] = job
+        handle = _progress(job, f"background → {var}")
+        print(
+            f"Running {job.total} calls in the background; the DataFrame lands in {var}. "
+            f"%orbit jobs shows progress, %orbit cancel {var} stops it."
+        )
+        watcher = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._watch, job, var, handle),
+            name=f"orbit-watch-{var}",
+            daemon=True,
+        )
+        watcher.start()
+
+    def _watch(self, job: Job, var: str, handle: DisplayHandle) -> None:
+        """Draw progress until ``job`` ends, then put its DataFrame in ``var``."""
+        assert job.future is not None
+        while not job.future.done():
+            _update(handle, job, f"background → {var}")
+            time.sleep(_TICK)
+        error = job.future.exception()
+        if error is not None:
+            handle.update({"text/plain": f"{var}: run stopped: {error}"}, raw=True)
+            return
+        df = _finish(job)
+        self.shell.user_ns[var] = df  # type: ignore[union-attr]
+        handle.update(Comparison(df, f"{_counts(df)} → {var}"))
+
+    # -- %orbit ---------------------------------------------------------------
+
+    @line_magic("orbit")  # type: ignore[arg-type]
+    def orbit_line(self, line: str) -> Any:
+        """%orbit models | prices | cache stats | cache clear | history [N] | jobs
+        | cancel [VAR] | config"""
+        words = line.split()
+        command, rest = (words[0], words[1:]) if words else ("help", [])
+        handler = self._commands().get(command)
+        if handler is None:
+            raise UsageError(
+                f"unknown %orbit command {command!r}; use one of: "
+                + ", ".join(sorted(self._commands()))
+            )
+        try:
+            return handler(rest)
+        except OrbitError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _commands(self) -> dict[str, Callable[[list[str]], Any]]:
+        return {
+            "models": lambda _: _models_table(),
+            "prices": lambda _: _prices(),
+            "cache": self._cache,
+            "history": self._history,
+            "jobs": lambda _: self.jobs_table(),
+            "cancel": self._cancel,
+            "config": lambda _: self.config_table(),
+            "help": lambda _: print(self.orbit_line.__doc__),
+        }
+
+    def _cache(self, rest: list[str]) -> Any:
+        from .cache import cache_stats, clear_cache
+
+        if rest == ["stats"]:
+            return cache_stats()
+        if rest == ["clear"]:
+            print(f"removed {clear_cache()} cached responses")
+            return None
+        raise UsageError(f"%orbit cache takes 'stats' or 'clear', not {' '.join(rest)!r}")
+
+    def _history(self, rest: list[str]) -> pd.DataFrame:
+        from .history import history
+
+        if len(rest) > 1 or (rest and not rest[0].isdigit()):
+            raise UsageError(f"%orbit history takes one number of calls, not {' '.join(rest)!r}")
+        return history(limit=int(rest[0]) if rest else None)
+
+    def _cancel(self, rest: list[str]) -> None:
+        names = rest or [v for v, job in self.background.items() if not job.done]
+        unknown = [n for n in names if n not in self.background]
+        if unknown:
+            known = ", ".join(self.background) or "none"
+            raise UsageError(f"no background run named {unknown[0]!r}; runs: {known}")
+        for name in names:
+            self.background[name].cancel()
+        print(f"cancelled: {', '.join(names)}" if names else "no background run is running")
+
+    def jobs_table(self) -> pd.DataFrame:
+        """Background runs of this kernel and their progress."""
+        import pandas as pd
+
+        rows = [
+            {
+                "var": var,
+                "run_id": job.run_id,
+                "done": job.finished,
+                "total": job.total,
+                "state": "done" if job.done else "running",
+            }
+            for var, job in self.background.items()
+        ]
+        return pd.DataFrame(rows, columns=["var", "run_id", "done", "total", "state"])
+
+    def config_table(self) -> dict[str, Any]:
+        """The current Orbit settings (change them with %config Orbit.<name> = ...)."""
+        names = ["default_models", "system", "max_tokens", "concurrency", "timeout", "out"]
+        return {name: getattr(self, name) for name in names}
+
+
+def _prices() -> pd.DataFrame:
+    from .pricing import prices
+
+    return prices()
+
+
+def _models_table() -> pd.DataFrame:
+    """Known providers and endpoints, whether a key is set, and their priced models."""
+    import os
+
+    import pandas as pd
+
+    from .pricing import prices
+    from .specs import endpoints
+
+    table = prices()
+    rows = []
+    for name, endpoint in sorted(endpoints().items()):
+        priced = table.index[table["provider"] == endpoint.name]
+        keys = endpoint.key_envs
+        rows.append(
+            {
+                "provider": name,
+                "key_set": not keys or any(os.environ.get(k) for k in keys),
+                "key_env": " or ".join(keys) or "(none)",
+                "base_url": endpoint.base_url(os.environ),
+                "priced_models": ", ".join(priced),
+            }
+        )
+    return pd.DataFrame(rows).set_index("provider")
+
+
+def _progress(job: Job, label: str) -> DisplayHandle:
+    handle = display(progress_bundle(job.finished, job.total, label), raw=True, display_id=True)
+    assert isinstance(handle, DisplayHandle)
+    return handle
+
+
+def _update(handle: DisplayHandle, job: Job, label: str) -> None:
+    handle.update(progress_bundle(job.finished, job.total, label), raw=True)
+
+
+def _throttled(update: Callable[[], None]) -> Callable[[], None]:
+    """``update`` at most every _TICK seconds."""
+    last = [0.0]
+
+    def tick() -> None:
+        now = time.monotonic()
+        if now - last[0] >= _TICK:
+            last[0] = now
+            update()
+
+    return tick
+
+
+def _finish(job: Job) -> pd.DataFrame:
+    for note in job.notes:
+        warnings.warn(note, stacklevel=2)
+    return job.frame()
+
+
+def _counts(df: pd.DataFrame) -> str:
+    counts = df["status"].value_counts()
+    parts = [f"{n} {status}" for status, n in counts.items()]
+    return f"{len(df)} calls ({', '.join(parts)})"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext orbit_nb``: register the magics and their %config class."""
+    magics = Orbit(shell=ipython, parent=ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)
