@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import cache, history, pricing
+from . import cache, pricing
 from .errors import BudgetError, EngineError
 from .estimate import bound_requests
+from .history import record as record_history
 from .providers import build
 from .providers.base import Failure, Provider
 from .specs import Target
@@ -198,7 +199,7 @@ class Job:
             except Exception as exc:
                 self.notes.append(f"cache write failed ({cache.describe(exc)})")
         try:
-            await asyncio.to_thread(history.record, self.rows)
+            await asyncio.to_thread(record_history, self.rows)
         except Exception as exc:
             self.notes.append(f"history not recorded ({cache.describe(exc)})")
 

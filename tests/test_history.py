@@ -84,7 +84,8 @@ WRITER = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
-    from orbit_nb import cache, history
+    from orbit_nb import cache
+    from orbit_nb.history import record
     from orbit_nb.types import ModelSpec, Request, Row, Usage
 
     tag = sys.argv[1]
@@ -93,7 +94,7 @@ WRITER = textwrap.dedent(
         req = Request(f"{tag}-{i}", f"prompt {tag} {i}", ModelSpec("openai", "gpt-4o-mini"))
         row = Row(f"run-{tag}", req, status="ok", content=f"answer {i}",
                   usage=Usage(3, 5), latency_s=0.1, attempts=1, started_at=datetime.now(UTC))
-        history.record([row])
+        record([row])
         store.put_many({f"{tag}-{i}": cache.Entry.of(row).dumps()}, None)
     print("done")
     """
