@@ -98,6 +98,8 @@ class Job:
         self.notes: list[str] = []
         self.future: concurrent.futures.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Shared by every job on the engine (set by Engine.submit), so identical
+        # requests of concurrent runs are sent once too.
         self._inflight: dict[str, asyncio.Future[cache.Entry | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._cancelling = False
@@ -305,6 +307,7 @@ class Engine:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._providers: dict[tuple[object, ...], Provider] = {}
+        self._inflight: dict[str, asyncio.Future[cache.Entry | None]] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, name="orbit-engine", daemon=True)
         self._thread.start()
@@ -335,6 +338,7 @@ class Engine:
     def submit(self, job: Job) -> concurrent.futures.Future[None]:
         """Start ``job`` on the engine loop; the caller's context goes with it."""
         job._loop = self.loop
+        job._inflight = self._inflight
         job.future = asyncio.run_coroutine_threadsafe(job.run(), self.loop)
         return job.future
 

@@ -9,7 +9,9 @@ import pytest
 from llmock.pytest_plugin import LLMock
 
 import orbit_nb
+from orbit_nb.api import start
 from orbit_nb.cache import cache_stats, clear_cache, counters, open_store
+from orbit_nb.engine import get_engine
 
 from conftest import KEYS
 
@@ -176,3 +178,14 @@ def test_redis_down_warns_and_runs_uncached(
     with pytest.warns(UserWarning, match="cache unavailable"):
         df = orbit_nb.compare("a prompt", MODELS)
     assert (df["status"] == "ok").all()
+
+
+def test_identical_requests_of_concurrent_runs_are_sent_once(llmock: LLMock) -> None:
+    llmock.delay(0.5, times=None)
+    jobs = [start("same words", ["openai:gpt-4o-mini"]) for _ in range(2)]
+    for job in jobs:
+        get_engine().wait(job)
+    assert completions(llmock) == 1
+    rows = [job.rows[0] for job in jobs]
+    assert sorted(r.cached for r in rows) == [False, True]
+    assert rows[0].content == rows[1].content
