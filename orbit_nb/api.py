@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from . import pricing
 from .cache import request_key
 from .engine import DEFAULT_TIMEOUT, Job, RunPlan, get_engine
-from .errors import ParameterError
+from .errors import OrbitError, ParameterError
 from .estimate import bound_requests
 from .estimate import to_frame as bounds_frame
 from .grid import number as _number
@@ -137,6 +137,8 @@ def compare(
     )
     try:
         get_engine().wait(job)
+    except OrbitError as exc:  # e.g. BudgetError: the engine's frames are noise to the caller
+        raise exc.with_traceback(None) from None
     except KeyboardInterrupt:
         done = sum(r.status in ("ok", "error") for r in job.rows)
         warnings.warn(
@@ -176,14 +178,18 @@ async def acompare(
         timeout=timeout,
         budget=budget,
     )
-    await get_engine().await_job(job)
+    try:
+        await get_engine().await_job(job)
+    except OrbitError as exc:
+        raise exc.with_traceback(None) from None
     return _result(job)
 
 
 def _result(job: Job) -> pd.DataFrame:
-    """The job's frame, after warning (in the caller's thread) about what went amiss."""
-    for note in job.notes:
-        warnings.warn(note, stacklevel=3)
+    """The job's frame, after warning (in the caller's thread, pointing at the
+    caller's line) about what went amiss."""
+    for problem in job.problems():
+        warnings.warn(problem, stacklevel=3)
     return job.frame()
 
 

@@ -121,6 +121,14 @@ class Job:
         if self._loop is not None and not self.done:
             self._loop.call_soon_threadsafe(self._cancel_tasks)
 
+    def problems(self) -> list[str]:
+        """What went amiss without stopping the run: cache or history trouble,
+        models without a price."""
+        unpriced = pricing.unknown_note(
+            {r.request.model.model for r in self.rows if r.status == "ok" and r.cost_usd is None}
+        )
+        return [*self.notes, *([unpriced] if unpriced else [])]
+
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame (unfinished calls show ``status="pending"``)."""
         from .frame import to_frame

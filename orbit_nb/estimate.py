@@ -101,7 +101,7 @@ def to_frame(bounds: Sequence[Bound]) -> pd.DataFrame:
             "counted_by": [b.counted_by for b in bounds],
         }
     )
-    groups = data.groupby("model_spec", sort=False)
+    groups = data.groupby("model_spec", sort=True)  # like summary() and cost_table()
     out = groups.agg(
         calls=("input_tokens", "size"),
         input_tokens=("input_tokens", "sum"),

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from . import pricing
 from .errors import ParameterError
 from .types import Row
 
@@ -85,13 +84,7 @@ def _record(row: Row) -> tuple[object, ...]:
 
 
 def to_frame(rows: Sequence[Row]) -> pd.DataFrame:
-    """One DataFrame row per call, with the dtypes of :data:`COLUMNS`.
-
-    Warns once, naming them, about models whose price is unknown.
-    """
-    pricing.warn_unknown(
-        {r.request.model.model for r in rows if r.status == "ok" and r.cost_usd is None}
-    )
+    """One DataFrame row per call, with the dtypes of :data:`COLUMNS`."""
     columns = list(zip(*map(_record, rows), strict=True)) if rows else [()] * len(COLUMNS)
     data = {
         name: pd.Series(values, dtype=dtype)

@@ -138,8 +138,8 @@ class Orbit(Magics):
             get_engine().wait(job, on_tick=_throttled(lambda: _update(handle, job, "running")))
         except KeyboardInterrupt:
             interrupted = True
-        except OrbitError as exc:
-            handle.update({"text/plain": f"not run: {exc}"}, raw=True)
+        except OrbitError:
+            handle.update({"text/plain": ""}, raw=True)  # the error says why
             raise
         df = _finish(job)
         self.shell.user_ns[var] = df  # type: ignore[union-attr]
@@ -313,8 +313,8 @@ def _throttled(update: Callable[[], None]) -> Callable[[], None]:
 
 
 def _finish(job: Job) -> pd.DataFrame:
-    for note in job.notes:
-        warnings.warn(note, stacklevel=2)
+    for problem in job.problems():
+        warnings.warn_explicit(problem, UserWarning, "%%orbit", 1)
     return job.frame()
 
 

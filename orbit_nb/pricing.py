@@ -47,7 +47,7 @@ __all__ = [
     "reset_prices",
     "set_price",
     "table",
-    "warn_unknown",
+    "unknown_note",
 ]
 
 #: Environment variable naming a user price file that overrides the shipped one.
@@ -271,15 +271,15 @@ def cost(model: str, usage: Usage) -> float | None:
     return dollars * _PER_TOKEN
 
 
-def warn_unknown(models: Iterable[str]) -> None:
-    """One warning naming every model that has no price (their cost is NA)."""
+def unknown_note(models: Iterable[str]) -> str | None:
+    """A note naming every model that has no price (their cost is NA), or None."""
     unknown = sorted({m for m in models if lookup(m) is None})
-    if unknown:
-        warnings.warn(
-            f"no price known for {', '.join(map(repr, unknown))}; their cost_usd is NA; "
-            "orbit_nb.set_price() or an ORBIT_PRICES file can add one",
-            stacklevel=3,
-        )
+    if not unknown:
+        return None
+    return (
+        f"no price known for {', '.join(map(repr, unknown))}; their cost_usd is NA; "
+        "orbit_nb.set_price() or an ORBIT_PRICES file can add one"
+    )
 
 
 def _check_model(model: object) -> str:
