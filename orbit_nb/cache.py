@@ -254,6 +254,9 @@ class CacheStats:
 def cache_stats() -> CacheStats:
     """Hits and misses since the process started; entries, bytes and backend from the store.
 
+    A miss is a lookup that found nothing; runs with ``cache=False`` look
+    nothing up, so they count neither.
+
     >>> orbit_nb.cache_stats()   # doctest: +SKIP
     CacheStats(hits=60, misses=60, entries=60, bytes=41984, backend='disk', location='...')
     """
