@@ -35,6 +35,7 @@ test: system-deps lint typecheck
 bench: $(STAMP)
 	$(PY) bench/concurrency.py
 	$(PY) bench/cache.py
+	$(PY) bench/kernel_responsiveness.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

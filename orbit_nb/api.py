@@ -65,13 +65,11 @@ def start(
         timeout=timeout,
     )
     targets = resolve(specs)  # keys and URLs read now, so env changes apply per run
-    engine = get_engine()
     limits = {name: params.concurrency or t.concurrency for name, t in targets.items()}
-    providers = {name: engine.provider(t, limits[name]) for name, t in targets.items()}
     pricing.table()  # read the price file here, not on the engine loop
     run_id = uuid.uuid4().hex[:12]
     run_plan = RunPlan(
-        providers=providers,
+        targets=targets,
         limits=limits,
         keys=[request_key(r, targets[r.model.provider]) for r in requests],
         timeout=params.timeout or DEFAULT_TIMEOUT,
@@ -81,7 +79,7 @@ def start(
     job = Job(run_id, [Row(run_id, r) for r in requests], run_plan)
     _JOBS.append(job)
     del _JOBS[:-_KEEP_JOBS]
-    engine.submit(job)
+    get_engine().submit(job)
     return job
 
 

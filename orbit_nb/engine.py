@@ -70,7 +70,7 @@ def backoff(attempt: int, retry_after: float | None) -> float:
 class RunPlan:
     """Everything a Job needs besides its rows, resolved before it starts."""
 
-    providers: Mapping[str, Provider]
+    targets: Mapping[str, Target]  # by provider name, resolved from the environment
     limits: Mapping[str, int]  # calls in flight per provider name
     keys: Sequence[str]  # the cache key of each row's request
     timeout: float = DEFAULT_TIMEOUT
@@ -97,6 +97,8 @@ class Job:
         #: Problems that did not stop the run (cache or history unavailable).
         self.notes: list[str] = []
         self.future: concurrent.futures.Future[None] | None = None
+        self._engine: Engine | None = None  # set by Engine.submit
+        self._providers: dict[str, Provider] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         # Shared by every job on the engine (set by Engine.submit), so identical
         # requests of concurrent runs are sent once too.
@@ -141,6 +143,9 @@ class Job:
             task.cancel()
 
     async def run(self) -> None:
+        # Building an adapter imports its SDK (seconds, the first time): a worker
+        # thread does it, so neither the caller nor the engine loop waits on it.
+        self._providers = await asyncio.to_thread(self._build_providers)
         store = await self._open_store()
         if store is not None and self.plan.read_cache:
             await self._serve_hits(store)
@@ -159,6 +164,11 @@ class Job:
                 row.error_message = "cancelled before it started"
         self.finished = self.total
         await self._persist(store)
+
+    def _build_providers(self) -> dict[str, Provider]:
+        assert self._engine is not None
+        plan = self.plan
+        return {n: self._engine.provider(t, plan.limits[n]) for n, t in plan.targets.items()}
 
     async def _open_store(self) -> cache.Store | None:
         try:
@@ -185,7 +195,7 @@ class Job:
             self.finished += 1
 
     async def _check_budget(self, requests: Sequence[Request]) -> None:
-        bounds = await bound_requests(requests, self.plan.providers)
+        bounds = await bound_requests(requests, self._providers)
         unpriced = sorted({b.request.model.spec for b in bounds if b.max_cost_usd is None})
         if unpriced:
             raise BudgetError(
@@ -218,7 +228,7 @@ class Job:
         name = row.request.model.provider
         try:
             if not await self._follow(row, key):
-                await self._lead(row, key, self.plan.providers[name], limits[name])
+                await self._lead(row, key, self._providers[name], limits[name])
         except asyncio.CancelledError:
             row.status = "cancelled"
             row.error_message = "cancelled before it finished"
@@ -346,6 +356,7 @@ class Engine:
     def submit(self, job: Job) -> concurrent.futures.Future[None]:
         """Start ``job`` on the engine loop; the caller's context goes with it."""
         job._loop = self.loop
+        job._engine = self
         job._inflight = self._inflight
         job.future = asyncio.run_coroutine_threadsafe(job.run(), self.loop)
         return job.future

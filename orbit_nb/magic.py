@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import DisplayHandle, display
+from IPython.utils.process import arg_split
 from traitlets import Float, Int, List, Unicode
 
 from .api import estimate, start
@@ -89,7 +90,7 @@ class Orbit(Magics):
     @cell_magic("orbit")  # type: ignore[arg-type]
     def orbit_cell(self, line: str, cell: str) -> None:
         """Send the cell (a prompt with {var} fields) to several models at once."""
-        args = parse_argstring(self.orbit_cell, line)
+        args = _parse(self.orbit_cell, line)
         try:
             self._run_cell(args, cell)
         except OrbitError as exc:
@@ -255,6 +256,18 @@ class Orbit(Magics):
         """The current Orbit settings (change them with %config Orbit.<name> = ...)."""
         names = ["default_models", "system", "max_tokens", "concurrency", "timeout", "out"]
         return {name: getattr(self, name) for name in names}
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """Options of ``line`` split like a shell does: ``-s "two words"`` loses its quotes.
+
+    (IPython's parse_argstring keeps quotes in values.)
+    """
+    try:
+        argv = arg_split(line, posix=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot split the options {line!r}: {exc}") from None
+    return magic.parser.parse_args(argv)
 
 
 def _prices() -> pd.DataFrame:

@@ -1,0 +1,604 @@
+"""%%orbit and %orbit in a real Jupyter kernel, against LLMock.
+
+The magics are what a notebook user touches, so they are tested the way a
+notebook runs them: cells sent to the venv's ipykernel through jupyter_client,
+their replies and display messages read back, and what reached the providers
+read from LLMock's request journal. One kernel serves the module (each test
+uses its own prompts or --no-cache, so no row comes from another test's
+cache); the tests of IPython's config get fresh kernels of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llmock.journal import RequestRecord
+from llmock.pytest_plugin import LLMock
+from llmock.testing import LLMockServer
+
+from conftest import KEYS
+from kernel import (
+    MODELS,
+    REPORT_HELPERS,
+    SLOW,
+    Cell,
+    Kernel,
+    assert_one_line_usage_error,
+    assert_rows,
+    kernel_env,
+    prompts_for,
+    start_kernel,
+    wait_for_answers,
+)
+
+OPENAI, ANTHROPIC, GEMINI = (
+    "openai:gpt-4o-mini",
+    "anthropic:claude-haiku-4-5",
+    "gemini:gemini-2.5-flash",
+)
+ALL = f"{OPENAI},{ANTHROPIC},{GEMINI}"
+BACKGROUND_RETURN = 0.5  # seconds a --background cell may take (issue 5, acceptance 2)
+INTERRUPT_BUDGET = 1.0  # seconds from interrupt_kernel() to the cell's reply
+
+
+@pytest.fixture(scope="module")
+def kernel(
+    llmock_server: LLMockServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Kernel]:
+    """One kernel with orbit_nb loaded and every provider SDK already imported.
+
+    The warm-up run imports the SDKs (seconds, in the caller's thread by
+    design), so the timings below measure the magic, not the first import;
+    test_first_background_cell_returns_at_once covers a fresh kernel.
+    """
+    env = kernel_env(llmock_server, tmp_path_factory.mktemp("orbit-cache"))
+    with start_kernel(env) as kernel:
+        kernel.run("%load_ext orbit_nb")
+        kernel.run(REPORT_HELPERS)
+        kernel.run(f"orbit_nb.compare('warm-up', {ALL!r}, cache=False)")
+        yield kernel
+
+
+def orbit(kernel: Kernel, options: str, body: str) -> Cell:
+    """Run a ``%%orbit`` cell."""
+    return kernel.execute(f"%%orbit {options}\n{body}")
+
+
+def ok(cell: Cell) -> Cell:
+    assert cell.status == "ok", cell.text
+    return cell
+
+
+def frame(kernel: Kernel, var: str, *columns: str) -> list[dict[str, Any]]:
+    """The kernel's DataFrame ``var`` (some of its columns) as a list of records."""
+    cols = list(columns)
+    return json.loads(kernel.run(f"print({var}[{cols!r}].to_json(orient='records'))"))
+
+
+def defined(kernel: Kernel, var: str) -> bool:
+    return bool(kernel.evaluate(f"{var!r} in globals()"))
+
+
+def completions(llmock: LLMock) -> list[RequestRecord]:
+    """Requests that asked for an answer (not the free token-count endpoints)."""
+    return [r for r in llmock.requests if "count" not in r.path.lower()]
+
+
+def prompt_of(record: RequestRecord) -> str:
+    """The user prompt a request carried, whatever the provider's wire format."""
+    body = record.body
+    if record.provider == "gemini":
+        return str(body["contents"][-1]["parts"][0]["text"])
+    return str(body["messages"][-1]["content"])
+
+
+def sent_prompts(llmock: LLMock) -> list[str]:
+    return sorted(prompt_of(r) for r in completions(llmock))
+
+
+# -- options ---------------------------------------------------------------------
+
+
+def test_models_system_temperature_and_max_tokens_reach_each_provider(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    """-m/--models, -s/--system, -t/--temperature and --max-tokens, in each wire format."""
+    ok(orbit(kernel, f"-m {ALL} -s Terse -t 0.3 --max-tokens 42 --no-cache -o opts", "Say hi."))
+
+    rows = frame(kernel, "opts", "model_spec", "prompt", "status")
+    assert sorted(r["model_spec"] for r in rows) == sorted(ALL.split(","))
+    assert {(r["prompt"], r["status"]) for r in rows} == {("Say hi.", "ok")}
+    bodies = {r.provider: r.body for r in completions(llmock)}
+    assert set(bodies) == {"openai", "anthropic", "gemini"}
+    openai, anthropic, gemini = bodies["openai"], bodies["anthropic"], bodies["gemini"]
+    assert openai["messages"][0] == {"role": "system", "content": "Terse"}
+    assert (openai["temperature"], openai["max_completion_tokens"]) == (0.3, 42)
+    assert (anthropic["system"], anthropic["temperature"], anthropic["max_tokens"]) == (
+        "Terse",
+        0.3,
+        42,
+    )
+    assert gemini["systemInstruction"] == {"parts": [{"text": "Terse"}]}
+    assert gemini["generationConfig"] == {"temperature": 0.3, "maxOutputTokens": 42}
+
+
+@pytest.mark.parametrize("quoted", ['"Answer in French."', "'Answer in French.'", '"$french"'])
+def test_quoted_system_prompt_is_sent_without_its_quotes(
+    kernel: Kernel, llmock: LLMock, quoted: str
+) -> None:
+    """A system prompt of several words has to be quoted on the magic line (also when
+    it comes from a $variable); the quotes are shell syntax, not part of the prompt."""
+    kernel.run("french = 'Answer in French.'")
+    ok(orbit(kernel, f"-m {OPENAI} -s {quoted} --no-cache -o sysq", "Say hi."))
+
+    (request,) = completions(llmock)
+    assert request.body["messages"][0] == {"role": "system", "content": "Answer in French."}
+
+
+def test_repeat_samples_each_prompt_and_model(kernel: Kernel, llmock: LLMock) -> None:
+    ok(orbit(kernel, f"-m {OPENAI} -n 3 --no-cache -o rep", "repeat: pick a colour."))
+
+    assert [r["repeat"] for r in frame(kernel, "rep", "repeat")] == [0, 1, 2]
+    assert sent_prompts(llmock) == ["repeat: pick a colour."] * 3
+
+
+def test_no_cache_asks_the_model_again(kernel: Kernel, llmock: LLMock) -> None:
+    body = "no-cache: name a river."
+    ok(orbit(kernel, f"-m {OPENAI} -o first", body))
+    ok(orbit(kernel, f"-m {OPENAI} -o again", body))
+    assert len(completions(llmock)) == 1
+    assert frame(kernel, "again", "cached") == [{"cached": True}]
+
+    ok(orbit(kernel, f"-m {OPENAI} --no-cache -o fresh", body))
+    assert len(completions(llmock)) == 2
+    assert frame(kernel, "fresh", "cached", "status") == [{"cached": False, "status": "ok"}]
+
+
+def test_out_names_the_variable_and_defaults_to_orbit(kernel: Kernel, llmock: LLMock) -> None:
+    ok(orbit(kernel, f"-m {OPENAI} --no-cache", "out: default variable."))
+    assert frame(kernel, "_orbit", "prompt") == [{"prompt": "out: default variable."}]
+
+    ok(orbit(kernel, f"-m {OPENAI} --no-cache --out named", "out: named variable."))
+    assert frame(kernel, "named", "prompt") == [{"prompt": "out: named variable."}]
+    assert frame(kernel, "_orbit", "prompt") == [{"prompt": "out: default variable."}]
+
+
+def overlapping(records: list[RequestRecord]) -> int:
+    """The most requests the server was serving at one moment."""
+    events = sorted([(r.started_at, 1) for r in records] + [(r.ended_at, -1) for r in records])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_concurrency_caps_calls_in_flight(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run("conc_items = ['a', 'b', 'c']")
+    body = "concurrency {conc_items}"
+    llmock.delay(0.3, times=None)
+    ok(orbit(kernel, f"-m {OPENAI} -c 1 --no-cache -o conc1", body))
+    assert overlapping(completions(llmock)) == 1
+
+    llmock.reset().delay(0.3, times=None)
+    ok(orbit(kernel, f"-m {OPENAI} --concurrency 3 --no-cache -o conc3", body))
+    assert overlapping(completions(llmock)) == 3
+    assert {r["status"] for r in frame(kernel, "conc1", "status")} == {"ok"}
+
+
+def test_timeout_turns_a_slow_call_into_a_timeout_row(
+    kernel: Kernel, llmock_server: LLMockServer, llmock: LLMock
+) -> None:
+    llmock.delay(3, times=1)
+    cell = ok(orbit(kernel, f"-m {OPENAI} --timeout 0.5 --no-cache -o slow", "timeout: wait."))
+
+    assert cell.seconds < 2.0
+    (row,) = frame(kernel, "slow", "status", "error_type")
+    assert row == {"status": "error", "error_type": "timeout"}
+
+
+def test_budget_below_the_estimate_is_refused_before_any_call(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    cell = orbit(kernel, f"-m {ALL} --budget 0.000001 --max-tokens 500 -o spent", "budget: hi.")
+    assert_one_line_usage_error(cell, "exceeds budget", "nothing was sent")
+    assert completions(llmock) == []
+    assert not defined(kernel, "spent")
+
+    ok(orbit(kernel, f"-m {ALL} --budget 1 --max-tokens 500 -o spent", "budget: hi."))
+    assert {r["status"] for r in frame(kernel, "spent", "status")} == {"ok"}
+    assert len(completions(llmock)) == 3
+
+
+def test_dry_run_shows_the_estimate_and_calls_nothing(kernel: Kernel, llmock: LLMock) -> None:
+    cell = ok(orbit(kernel, f"-m {ALL} --max-tokens 100 --dry-run -o dry", "dry run: hi."))
+
+    (shown,) = cell.outputs("display_data")
+    for mime in ("text/plain", "text/html"):
+        assert "max_cost_usd" in shown["data"][mime]
+        for spec in ALL.split(","):
+            assert spec in shown["data"][mime]
+    assert completions(llmock) == []
+    assert not defined(kernel, "dry")
+
+
+def test_dollar_variables_in_option_values(kernel: Kernel, llmock: LLMock) -> None:
+    """Option values may use $var, like other magics."""
+    kernel.run(f"models = {OPENAI + ',' + GEMINI!r}; temp = 0.7; reps = 2; target = 'dollar'")
+    ok(orbit(kernel, "-m $models -t $temp -n $reps -o $target --no-cache", "dollar: hi."))
+
+    rows = frame(kernel, "dollar", "model_spec", "repeat")
+    assert sorted((r["model_spec"], r["repeat"]) for r in rows) == sorted(
+        (spec, n) for spec in (OPENAI, GEMINI) for n in (0, 1)
+    )
+    bodies = {r.provider: r.body for r in completions(llmock)}
+    assert bodies["openai"]["temperature"] == 0.7
+    assert bodies["gemini"]["generationConfig"]["temperature"] == 0.7
+
+
+# -- interpolation ---------------------------------------------------------------
+
+
+def test_scalar_field_in_a_stripped_body(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run("topic = 'TCP slow start'")
+    ok(orbit(kernel, f"-m {OPENAI} -o scalar", "\n\n   scalar: explain {topic}.  \n\n"))
+
+    assert sent_prompts(llmock) == ["scalar: explain TCP slow start."]
+    assert frame(kernel, "scalar", "prompt_id") == [{"prompt_id": "p0"}]
+
+
+def test_list_fans_out_one_prompt_per_item(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run("langs = ['fr', 'de', 'es']")
+    ok(orbit(kernel, f"-m {OPENAI} -o fan", "fan-out: say hi in {langs}."))
+
+    rows = frame(kernel, "fan", "prompt_id", "prompt")
+    assert [(r["prompt_id"], r["prompt"]) for r in rows] == [
+        (f"langs={lang}", f"fan-out: say hi in {lang}.") for lang in ("fr", "de", "es")
+    ]
+    assert sent_prompts(llmock) == sorted(r["prompt"] for r in rows)
+
+
+def test_two_lists_give_their_cross_product(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run("tones = ('calm', 'angry'); animals = ['cat', 'dog', 'owl']")
+    ok(orbit(kernel, f"-m {OPENAI} -o cross", "cross: a {tones} {animals}."))
+
+    rows = frame(kernel, "cross", "prompt_id", "prompt")
+    expected = [
+        (f"tones={t}, animals={a}", f"cross: a {t} {a}.")
+        for t in ("calm", "angry")
+        for a in ("cat", "dog", "owl")
+    ]
+    assert sorted((r["prompt_id"], r["prompt"]) for r in rows) == sorted(expected)
+    assert sent_prompts(llmock) == sorted(p for _, p in expected)
+
+
+def test_attribute_and_index_access(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run(
+        "import types; person = types.SimpleNamespace(name='Ada'); "
+        "place = {'city': 'Paris'}; years = [1815, 1852]"
+    )
+    ok(orbit(kernel, f"-m {OPENAI} -o access", "{person.name} of {place[city]}, {years[1]}."))
+
+    assert sent_prompts(llmock) == ["Ada of Paris, 1852."]
+
+
+def test_double_braces_are_literal(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run("n_items = 3")
+    ok(orbit(kernel, f"-m {OPENAI} -o braces", 'braces: reply {{"items": {n_items}}}'))
+
+    assert sent_prompts(llmock) == ['braces: reply {"items": 3}']
+
+
+def test_missing_name_is_named_with_its_line_and_nothing_is_sent(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    cell = orbit(kernel, f"-m {OPENAI} -o missing", "missing: first line\nsecond {nope} line")
+
+    assert_one_line_usage_error(cell, "'nope'", "line 2", "second {nope} line")
+    assert completions(llmock) == []
+    assert not defined(kernel, "missing")
+
+
+def test_value_with_braces_is_inserted_verbatim(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run("snippet = 'def f(): return {x} or {{y}} or {}'")
+    ok(orbit(kernel, f"-m {OPENAI} -o verbatim", "verbatim: explain {snippet}"))
+
+    assert sent_prompts(llmock) == ["verbatim: explain def f(): return {x} or {{y}} or {}"]
+
+
+# -- display ---------------------------------------------------------------------
+
+
+def display_id(content: dict[str, Any]) -> str:
+    return str(content.get("transient", {}).get("display_id", ""))
+
+
+def test_result_shows_html_and_plain_text_after_a_live_progress_bar(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    """Progress updates one display in place; it ends as the comparison, errors in place."""
+    llmock.delay(0.3, times=None, provider="openai")
+    llmock.fail(400, times=None, provider="gemini", message="bad request for display")
+    cell = ok(orbit(kernel, f"-m {OPENAI},{GEMINI} --no-cache -o shown", "display: hi."))
+
+    (first,) = cell.outputs("display_data")
+    updates = cell.outputs("update_display_data")
+    assert display_id(first) and all(display_id(u) == display_id(first) for u in updates)
+    progress = [first["data"], *(u["data"] for u in updates[:-1])]
+    assert all("calls" in p["text/plain"] and "<progress" in p["text/html"] for p in progress)
+    assert re.search(r"\] [01]/2 calls$", first["data"]["text/plain"])  # shown before the end
+
+    final = updates[-1]["data"]
+    html, text = final["text/html"], final["text/plain"]
+    assert "2 calls (1 ok, 1 error) → shown" in text
+    for spec in (OPENAI, GEMINI):
+        assert spec in text and spec in html
+    assert "<table" in html and "Usage and cost" in html
+    assert "ans err" in html and "[bad_request]" in html
+    assert "[bad_request]" in text
+    assert not cell.outputs("error") and "Traceback" not in cell.text
+
+
+@pytest.mark.parametrize("command", ["models", "prices", "jobs", "history 1"])
+def test_line_magic_tables_have_html_and_plain_text(kernel: Kernel, command: str) -> None:
+    (result,) = ok(kernel.execute(f"%orbit {command}")).outputs("execute_result")
+    assert set(result["data"]) >= {"text/plain", "text/html"}
+
+
+# -- user errors -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "needle"),
+    [
+        ("%%orbit --bogus\nhi", "unrecognized arguments: --bogus"),
+        ("%%orbit -n many\nhi", "-n/--repeat: invalid int value: 'many'"),
+        ("%%orbit -m nope:x\nhi", "unknown provider 'nope' in 'nope:x'"),
+        ("%%orbit -m openai:gpt-4o-mini -n 0\nhi", "repeat"),
+        ("%%orbit -m openai:gpt-4o-mini\n{unclosed", "{{ and }}"),
+        ("%orbit nope", "unknown %orbit command 'nope'"),
+        ("%orbit cache bogus", "'stats' or 'clear'"),
+        ("%orbit history many", "one number of calls"),
+        ("%orbit cancel no_such_run", "no background run named 'no_such_run'"),
+    ],
+)
+def test_user_errors_are_one_line_usage_errors(
+    kernel: Kernel, llmock: LLMock, cell: str, needle: str
+) -> None:
+    assert_one_line_usage_error(kernel.execute(cell), needle)
+    assert completions(llmock) == []
+
+
+# -- background runs -------------------------------------------------------------
+
+
+def start_background(kernel: Kernel, options: str, body: str) -> tuple[Cell, str, float]:
+    """Start a --background run; return its cell, its display id and its start time."""
+    started = time.monotonic()
+    cell = ok(orbit(kernel, f"--background {options}", body))
+    (shown,) = cell.outputs("display_data")
+    assert "background →" in shown["data"]["text/plain"]
+    return cell, display_id(shown), started
+
+
+def wait_for_result(kernel: Kernel, shown_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The background display's last update: the comparison that replaces the progress bar."""
+    msg = kernel.wait_for(
+        lambda m: (
+            m["msg_type"] == "update_display_data"
+            and display_id(m["content"]) == shown_id
+            and "<table" in m["content"]["data"].get("text/html", "")
+        ),
+        timeout,
+    )
+    return dict(msg["content"]["data"])
+
+
+def jobs_table(kernel: Kernel) -> dict[str, dict[str, Any]]:
+    kernel.run("_jobs = %orbit jobs")
+    return {r["var"]: r for r in frame(kernel, "_jobs", "var", "done", "total", "state")}
+
+
+def test_background_returns_at_once_and_fills_its_variable_when_done(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    kernel.run("bg_topics = ['tides', 'comets', 'glaciers']; bgA = 'untouched'")
+    llmock.delay(1.5, times=None)
+    cell, shown_id, started = start_background(
+        kernel, f"-m {OPENAI},{GEMINI} --no-cache -o bgA", "background: explain {bg_topics}."
+    )
+    print(f"\n--background cell returned in {cell.seconds * 1000:.0f} ms")
+    assert cell.seconds < BACKGROUND_RETURN
+    assert "bgA" in cell.stdout
+
+    quick = kernel.execute("1 + 1")  # other cells run meanwhile
+    assert quick.seconds < BACKGROUND_RETURN
+    assert kernel.evaluate("bgA") == "untouched"
+    job = jobs_table(kernel)["bgA"]
+    assert (job["state"], job["total"]) == ("running", 6) and job["done"] < 6
+    assert kernel.evaluate("orbit_nb.jobs()[-1].done") is False
+
+    final = wait_for_result(kernel, shown_id)
+    landed = time.monotonic() - started
+    print(f"variable landed {landed:.2f} s after the cell started (LLMock delay 1.5 s)")
+    assert 1.4 <= landed < 5.0
+    assert "6 calls (6 ok) → bgA" in final["text/plain"]
+    rows = frame(kernel, "bgA", "status", "prompt")
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}
+    assert jobs_table(kernel)["bgA"]["state"] == "done"
+
+
+def test_second_background_run_gets_its_own_variable(kernel: Kernel, llmock: LLMock) -> None:
+    llmock.delay(0.5, times=None)
+    first, first_id, _ = start_background(kernel, f"-m {OPENAI} --no-cache", "second: run one.")
+    second, second_id, _ = start_background(kernel, f"-m {OPENAI} --no-cache", "second: run two.")
+    var_one = first.stdout.split("lands in ")[1].split(".")[0]
+    var_two = second.stdout.split("lands in ")[1].split(".")[0]
+    assert var_one != var_two
+    assert {var_one, var_two} <= set(jobs_table(kernel))
+
+    wait_for_result(kernel, first_id)
+    wait_for_result(kernel, second_id)
+    assert frame(kernel, var_one, "prompt") == [{"prompt": "second: run one."}]
+    assert frame(kernel, var_two, "prompt") == [{"prompt": "second: run two."}]
+
+
+def test_cancel_stops_a_background_run_and_keeps_finished_rows(
+    kernel: Kernel, llmock: LLMock, llmock_server: LLMockServer
+) -> None:
+    prompts = prompts_for("cancel")
+    kernel.run(f"cancel_prompts = {prompts!r}")
+    llmock.delay(30, times=None, provider=SLOW)
+    _, shown_id, _ = start_background(kernel, f"-m {MODELS} --no-cache -o bgc", "{cancel_prompts}")
+    wait_for_answers(llmock_server, answered=3, held=3)
+    assert jobs_table(kernel)["bgc"]["state"] == "running"
+
+    cancelled = time.monotonic()
+    assert ok(kernel.execute("%orbit cancel bgc")).stdout.strip() == "cancelled: bgc"
+    final = wait_for_result(kernel, shown_id, timeout=5.0)
+    print(f"\n%orbit cancel -> variable set in {(time.monotonic() - cancelled) * 1000:.0f} ms")
+    assert time.monotonic() - cancelled < INTERRUPT_BUDGET
+    assert "3 ok" in final["text/plain"] and "3 cancelled" in final["text/plain"]
+    assert_rows(json.loads(kernel.run("_report(bgc)")), prompts, "cancelled")
+    assert jobs_table(kernel)["bgc"]["state"] == "done"
+
+
+def test_interrupt_of_a_foreground_run_keeps_finished_rows(
+    kernel: Kernel, llmock: LLMock, llmock_server: LLMockServer
+) -> None:
+    """The stop button during a %%orbit cell: finished rows in VAR, the rest cancelled."""
+    prompts = prompts_for("foreground")
+    kernel.run(f"fg_prompts = {prompts!r}")
+    llmock.delay(30, times=None, provider=SLOW)
+    code = f"%%orbit -m {MODELS} --no-cache --timeout 60 -o fg\n{{fg_prompts}}"
+
+    cell, latency = kernel.interrupt(code, llmock_server, answered=3, held=3)
+    print(f"\n%%orbit: interrupt -> execute_reply in {latency * 1000:.0f} ms")
+    assert latency < INTERRUPT_BUDGET
+    assert cell.status == "ok", cell.text
+    final = cell.outputs("update_display_data")[-1]["data"]["text/plain"]
+    assert final.startswith("interrupted: 6 calls") and "→ fg" in final
+    assert_rows(json.loads(kernel.run("_report(fg)")), prompts, "cancelled")
+
+
+# -- %orbit commands -------------------------------------------------------------
+
+
+def test_orbit_models_lists_providers_and_whether_keys_are_set(
+    kernel: Kernel, llmock_server: LLMockServer
+) -> None:
+    cell = ok(kernel.execute("%orbit models"))
+    kernel.run("_models = %orbit models")
+    table = kernel.evaluate("_models.reset_index().to_dict('records')")
+
+    by_name = {r["provider"]: r for r in table}
+    assert {"anthropic", "gemini", "openai"} <= set(by_name)
+    for name in ("anthropic", "gemini", "openai"):
+        assert by_name[name]["key_set"] is True
+        assert by_name[name]["base_url"].startswith(llmock_server.url)
+    assert "gpt-4o-mini" in by_name["openai"]["priced_models"]
+    assert not any(key in cell.text for key in KEYS.values())
+
+
+def test_orbit_prices_is_the_price_table(kernel: Kernel) -> None:
+    kernel.run("_prices = %orbit prices")
+    assert kernel.evaluate("_prices.equals(orbit_nb.prices())") is True
+    assert kernel.evaluate("'gpt-4o-mini' in _prices.index") is True
+
+
+def test_orbit_cache_stats_and_clear(kernel: Kernel, llmock: LLMock) -> None:
+    body = "cache: name a mountain."
+    ok(orbit(kernel, f"-m {OPENAI} -o c1", body))
+    ok(orbit(kernel, f"-m {OPENAI} -o c2", body))
+    kernel.run("_stats = %orbit cache stats")
+    stats = kernel.evaluate("__import__('dataclasses').asdict(_stats)")
+    assert stats["backend"] == "disk" and stats["entries"] >= 1 and stats["hits"] >= 1
+    (shown,) = ok(kernel.execute("%orbit cache stats")).outputs("execute_result")
+    assert shown["data"]["text/plain"].startswith("CacheStats(hits=")
+
+    cleared = ok(kernel.execute("%orbit cache clear")).stdout
+    assert cleared.startswith("removed ") and cleared.strip().endswith(" cached responses")
+    assert int(cleared.split()[1]) >= 1
+    kernel.run("_stats = %orbit cache stats")
+    assert kernel.evaluate("_stats.entries") == 0
+
+    ok(orbit(kernel, f"-m {OPENAI} -o c3", body))
+    assert len(completions(llmock)) == 2
+    assert frame(kernel, "c3", "cached") == [{"cached": False}]
+
+
+def test_orbit_history_shows_the_last_n_calls(kernel: Kernel) -> None:
+    ok(orbit(kernel, f"-m {OPENAI},{GEMINI} -n 3 --no-cache -o hist", "history: count to 3."))
+    kernel.run("_history = %orbit history 5")
+
+    rows = frame(kernel, "_history", "prompt", "run_id")
+    run_id = frame(kernel, "hist", "run_id")[0]["run_id"]
+    assert len(rows) == 5
+    assert all(r == {"prompt": "history: count to 3.", "run_id": run_id} for r in rows)
+
+
+def test_orbit_config_and_percent_config_set_the_defaults(kernel: Kernel, llmock: LLMock) -> None:
+    kernel.run("_config = %orbit config")
+    before = kernel.evaluate("_config")
+    assert set(before) >= {"default_models", "system", "max_tokens", "concurrency", "timeout"}
+    try:
+        kernel.run(f"%config Orbit.default_models = [{GEMINI!r}]")
+        kernel.run("%config Orbit.max_tokens = 33")
+        kernel.run("_config = %orbit config")
+        assert kernel.evaluate("_config")["default_models"] == [GEMINI]
+
+        ok(orbit(kernel, "--no-cache -o configured", "config: hi."))
+        assert frame(kernel, "configured", "model_spec") == [{"model_spec": GEMINI}]
+        (request,) = completions(llmock)
+        assert request.body["generationConfig"]["maxOutputTokens"] == 33
+    finally:
+        kernel.run(f"%config Orbit.default_models = {before['default_models']!r}")
+        kernel.run(f"%config Orbit.max_tokens = {before['max_tokens']!r}")
+
+
+# -- IPython config --------------------------------------------------------------
+
+
+@pytest.fixture
+def configured_kernel(llmock_server: LLMockServer, tmp_path: Path) -> Iterator[Kernel]:
+    """A fresh kernel whose IPython profile loads orbit_nb (no %load_ext) and sets a default."""
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text(
+        'c.InteractiveShellApp.extensions = ["orbit_nb"]\n'
+        f"c.Orbit.default_models = [{OPENAI!r}, {GEMINI!r}]\n"
+    )
+    env = kernel_env(llmock_server, tmp_path / "cache", IPYTHONDIR=str(tmp_path / "ipython"))
+    with start_kernel(env) as kernel:
+        yield kernel
+
+
+def test_extension_and_defaults_from_ipython_config(
+    configured_kernel: Kernel, llmock: LLMock
+) -> None:
+    loaded = configured_kernel.evaluate("sorted(get_ipython().extension_manager.loaded)")
+    assert "orbit_nb" in loaded
+    ok(orbit(configured_kernel, "-o from_config", "config file: hi."))
+
+    rows = frame(configured_kernel, "from_config", "model_spec", "status")
+    assert sorted((r["model_spec"], r["status"]) for r in rows) == [
+        (GEMINI, "ok"),
+        (OPENAI, "ok"),
+    ]
+    assert sent_prompts(llmock) == ["config file: hi."] * 2
+
+
+def test_first_background_cell_returns_at_once(configured_kernel: Kernel, llmock: LLMock) -> None:
+    """Issue 5: --background returns in < 0.5 s, also as a fresh kernel's first run."""
+    cell, shown_id, _ = start_background(
+        configured_kernel, f"-m {ALL} --no-cache -o first_bg", "first background: hi."
+    )
+    print(f"\nfirst --background cell of a fresh kernel returned in {cell.seconds:.2f} s")
+    wait_for_result(configured_kernel, shown_id)
+    assert cell.seconds < BACKGROUND_RETURN
