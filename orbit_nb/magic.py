@@ -15,6 +15,7 @@ keeps running while other cells run. Defaults come from traitlets config:
 from __future__ import annotations
 
 import contextvars
+import shlex
 import threading
 import time
 import warnings
@@ -25,7 +26,6 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import DisplayHandle, display
-from IPython.utils.process import arg_split
 from traitlets import Float, Int, List, Unicode
 
 from .api import estimate, start
@@ -264,7 +264,7 @@ def _parse(magic: Any, line: str) -> Any:
     (IPython's parse_argstring keeps quotes in values.)
     """
     try:
-        argv = arg_split(line, posix=True)
+        argv = shlex.split(line)
     except ValueError as exc:
         raise UsageError(f"cannot split the options {line!r}: {exc}") from None
     return magic.parser.parse_args(argv)
