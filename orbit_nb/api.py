@@ -121,6 +121,7 @@ def compare(
 
         df = orbit_nb.compare("Name a prime.", "openai:gpt-4o-mini, gemini:gemini-2.5-flash")
     """
+    get_engine().refuse_engine_thread()  # before anything is sent
     job = start(
         prompts,
         models,

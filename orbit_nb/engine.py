@@ -361,6 +361,14 @@ class Engine:
         job.future = asyncio.run_coroutine_threadsafe(job.run(), self.loop)
         return job.future
 
+    def refuse_engine_thread(self) -> None:
+        """Raise before anything is sent if a blocking call comes from the engine thread."""
+        if self.on_engine_thread:
+            raise EngineError(
+                "compare() was called from orbit's engine thread, where waiting would "
+                "deadlock; use 'await acompare(...)' there instead"
+            )
+
     def wait(self, job: Job, on_tick: Callable[[], object] | None = None) -> None:
         """Block until ``job`` ends, calling ``on_tick`` about ten times a second
         (e.g. to draw progress). On any interrupt, cancel the job and re-raise."""
@@ -369,6 +377,11 @@ class Engine:
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the engine loop and block for its result."""
+        try:
+            self.refuse_engine_thread()
+        except EngineError:
+            coro.close()
+            raise
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         self._block(future, future.cancel)
         return future.result()
@@ -384,11 +397,7 @@ class Engine:
         Not ``except TimeoutError`` around a long wait: on Python 3.11 that is
         also the error a timed-out call raises, and the loop would spin.
         """
-        if self.on_engine_thread:
-            raise EngineError(
-                "compare() was called from orbit's engine thread, where waiting would "
-                "deadlock; use 'await acompare(...)' there instead"
-            )
+        self.refuse_engine_thread()
         try:
             while not future.done():
                 concurrent.futures.wait([future], timeout=_POLL)

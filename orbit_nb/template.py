@@ -71,7 +71,8 @@ def _resolve(expr: str, namespace: Mapping[str, object], template: str) -> objec
 
 def _labels(expr: str, values: list[object]) -> list[str]:
     texts = [str(v) for v in values]
-    readable = all(len(t) <= _MAX_LABEL and "\n" not in t for t in texts)
+    # A label may not hold the ", " that joins labels: ids of two fields could collide.
+    readable = all(len(t) <= _MAX_LABEL and "\n" not in t and ", " not in t for t in texts)
     if readable and len(set(texts)) == len(texts):
         return [f"{expr}={t}" for t in texts]
     return [f"{expr}[{i}]" for i in range(len(values))]
