@@ -42,8 +42,11 @@ def start(
     concurrency: int | None = None,
     timeout: float | None = None,
     budget: float | None = None,
+    start_delay: float = 0.0,
 ) -> Job:
     """Validate, resolve keys, and start a run on the engine; return its Job at once.
+
+    ``start_delay`` holds the first request back that many seconds.
 
     Raises (before any request is sent) :class:`~orbit_nb.errors.SpecError`,
     :class:`~orbit_nb.errors.ParameterError` or :class:`~orbit_nb.errors.ConfigError`.
@@ -75,6 +78,7 @@ def start(
         timeout=params.timeout or DEFAULT_TIMEOUT,
         read_cache=cache,
         budget=budget,
+        start_delay=start_delay,
     )
     job = Job(run_id, [Row(run_id, r) for r in requests], run_plan)
     _JOBS.append(job)
@@ -111,9 +115,13 @@ def compare(
     ``models`` a list of ``"provider:model"`` specs or one comma-separated
     string. Each (prompt, model, repeat) becomes one row, whatever happens to
     the call: ``status`` is ``ok``, ``error`` (with ``error_type`` and
-    ``error_message``) or ``cancelled``. ``timeout`` bounds each call in
-    seconds, retries included (default 600). ``concurrency`` caps calls in
-    flight per provider endpoint.
+    ``error_message``), ``cancelled`` or ``skipped``. ``timeout`` bounds each
+    call in seconds, retries included (default 600). ``concurrency`` caps calls
+    in flight per provider endpoint. ``cache=True`` serves answers already in
+    the response cache (``cached=True``, nothing spent); ``cache=False`` asks
+    again. ``budget`` caps the run in dollars: a run whose estimate exceeds it
+    raises :class:`~orbit_nb.errors.BudgetError` before sending anything, and
+    once the money spent reaches it the remaining calls are ``skipped``.
 
     Works in scripts, in Jupyter cells and inside a running event loop. An
     interrupt (Ctrl-C, or the kernel's stop button) cancels the calls still in

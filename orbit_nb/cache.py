@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -287,10 +287,10 @@ def safe_loads(raw: bytes) -> Entry | None:
         return None
 
 
-def entries_of(rows: Iterable[Row], keys: Mapping[int, str]) -> dict[str, bytes]:
-    """Serialised entries for the fresh (not cached) ok rows, keyed by request key."""
-    out: dict[str, bytes] = {}
-    for index, row in enumerate(rows):
-        if row.status == "ok" and not row.cached and index in keys:
-            out[keys[index]] = Entry.of(row).dumps()
-    return out
+def entries_of(rows: Sequence[Row], keys: Sequence[str]) -> dict[str, bytes]:
+    """Serialised entries for the fresh (not cached) ok rows, by their request keys."""
+    return {
+        key: Entry.of(row).dumps()
+        for row, key in zip(rows, keys, strict=True)
+        if row.status == "ok" and not row.cached
+    }

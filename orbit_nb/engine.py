@@ -76,6 +76,10 @@ class RunPlan:
     timeout: float = DEFAULT_TIMEOUT
     read_cache: bool = True
     budget: float | None = None
+    # Seconds to hold the first request back: a kernel cell that starts a
+    # background run can send its reply before the burst of requests takes
+    # the GIL.
+    start_delay: float = 0.0
 
 
 class Job:
@@ -143,6 +147,8 @@ class Job:
             task.cancel()
 
     async def run(self) -> None:
+        if self.plan.start_delay:
+            await asyncio.sleep(self.plan.start_delay)
         # Building an adapter imports its SDK (seconds, the first time): a worker
         # thread does it, so neither the caller nor the engine loop waits on it.
         self._providers = await asyncio.to_thread(self._build_providers)
@@ -212,7 +218,7 @@ class Job:
 
     async def _persist(self, store: cache.Store | None) -> None:
         if store is not None:
-            fresh = cache.entries_of(self.rows, dict(enumerate(self.plan.keys)))
+            fresh = cache.entries_of(self.rows, self.plan.keys)
             try:
                 if fresh:
                     await asyncio.to_thread(store.put_many, fresh, cache.ttl())

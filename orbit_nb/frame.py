@@ -52,7 +52,8 @@ COLUMNS: dict[str, str] = {
 }
 
 
-def _record(row: Row) -> tuple[object, ...]:
+def row_values(row: Row) -> tuple[object, ...]:
+    """One row's values in the order of :data:`COLUMNS`."""
     req, usage = row.request, row.usage
     return (
         row.run_id,
@@ -85,7 +86,7 @@ def _record(row: Row) -> tuple[object, ...]:
 
 def to_frame(rows: Sequence[Row]) -> pd.DataFrame:
     """One DataFrame row per call, with the dtypes of :data:`COLUMNS`."""
-    columns = list(zip(*map(_record, rows), strict=True)) if rows else [()] * len(COLUMNS)
+    columns = list(zip(*map(row_values, rows), strict=True)) if rows else [()] * len(COLUMNS)
     data = {
         name: pd.Series(values, dtype=dtype)
         for (name, dtype), values in zip(COLUMNS.items(), columns, strict=True)

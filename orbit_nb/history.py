@@ -54,11 +54,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _values(row: Row) -> tuple[object, ...]:
-    from .frame import _record as frame_record
+    from .frame import row_values
 
     req = row.request
     started = row.started_at.isoformat() if row.started_at else None
-    values = list(frame_record(row))
+    values = list(row_values(row))
     values[-1] = started
     return (*values, req.system, req.temperature, req.max_tokens)
 

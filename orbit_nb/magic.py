@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Orbit", "load_ipython_extension"]
 
 _TICK = 0.1  # seconds between progress updates: about ten a second
+_BACKGROUND_DELAY = 0.1  # seconds
 
 
 @magics_class
@@ -120,6 +121,8 @@ class Orbit(Magics):
             concurrency=args.concurrency or self.concurrency,
             timeout=args.timeout or self.timeout,
             budget=args.budget,
+            # A background cell's reply goes out before the burst of requests.
+            start_delay=_BACKGROUND_DELAY if args.background else 0.0,
         )
         if args.background:
             self._background(job, args.out or self._next_var())
