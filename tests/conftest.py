@@ -12,6 +12,8 @@ import pytest
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
+from canned import CannedServer
+
 # Distinctive fake keys: a leak scan looks for exactly these strings.
 KEYS = {
     "ANTHROPIC_API_KEY": "sk-ant-FAKE-anthropic-0123456789abcdef",
@@ -50,6 +52,18 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     for name in ("ORBIT_CACHE_URL", "ORBIT_CACHE_TTL", "ORBIT_PRICES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ORBIT_CACHE_DIR", str(tmp_path_factory.mktemp("orbit-cache")))
+
+
+@pytest.fixture
+def canned(monkeypatch: pytest.MonkeyPatch) -> Iterator[CannedServer]:
+    """Every provider pointed at one recording server, with the distinctive keys."""
+    with CannedServer() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+        monkeypatch.setenv("GEMINI_BASE_URL", server.url)
+        for name, value in KEYS.items():
+            monkeypatch.setenv(name, value)
+        yield server
 
 
 @pytest.fixture(scope="session")

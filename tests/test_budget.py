@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 from llmock.pytest_plugin import LLMock
@@ -39,15 +38,6 @@ def test_estimate_without_count_endpoints_uses_text_length(llmock: LLMock) -> No
 def test_estimate_of_an_unpriced_model_is_na(llmock: LLMock) -> None:
     table = estimate("hello", ["openai:gpt-unpriced"], max_tokens=10)
     assert table["max_cost_usd"].isna().all()
-
-
-@pytest.fixture
-def canned(monkeypatch: pytest.MonkeyPatch) -> Iterator[CannedServer]:
-    with CannedServer() as server:
-        for provider, suffix in (("ANTHROPIC", ""), ("OPENAI", "/v1"), ("GEMINI", "")):
-            monkeypatch.setenv(f"{provider}_BASE_URL", server.url + suffix)
-            monkeypatch.setenv(f"{provider}_API_KEY", "k")
-        yield server
 
 
 def test_estimate_uses_anthropic_count_tokens(canned: CannedServer) -> None:

@@ -173,18 +173,6 @@ def test_no_key_anywhere_after_a_run_with_failures(
     assert {name: found(b) for name, b in files.items() if found(b)} == {}
 
 
-@pytest.fixture
-def canned(monkeypatch: pytest.MonkeyPatch) -> Iterator[CannedServer]:
-    """Every provider pointed at one recording server, with the distinctive keys."""
-    with CannedServer() as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        monkeypatch.setenv("GEMINI_BASE_URL", server.url)
-        for name, value in KEYS.items():
-            monkeypatch.setenv(name, value)
-        yield server
-
-
 def provider_of(target: str) -> str:
     if target.startswith("/v1beta/"):
         return "GEMINI_API_KEY"

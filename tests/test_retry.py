@@ -131,14 +131,6 @@ def test_chaos_run_loses_no_row(chaos: LLMock) -> None:
     verdict.assert_ok(strict=True)
 
 
-@pytest.fixture
-def canned_gemini(monkeypatch: pytest.MonkeyPatch) -> Iterator[CannedServer]:
-    with CannedServer() as server:
-        monkeypatch.setenv("GEMINI_BASE_URL", server.url)
-        monkeypatch.setenv("GEMINI_API_KEY", "gk")
-        yield server
-
-
 GEMINI_OK = {
     "candidates": [{"content": {"parts": [{"text": "Hi"}]}, "finishReason": "STOP"}],
     "usageMetadata": {"promptTokenCount": 2, "candidatesTokenCount": 1},
@@ -150,24 +142,24 @@ def gemini_429(*details: dict[str, object]) -> Reply:
     return Reply(429, {"error": {**error, "details": list(details)}})
 
 
-def test_gemini_retry_info_is_honoured(canned_gemini: CannedServer) -> None:
+def test_gemini_retry_info_is_honoured(canned: CannedServer) -> None:
     retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.6s"}
-    canned_gemini.queue(gemini_429(retry_info), Reply(200, GEMINI_OK))
+    canned.queue(gemini_429(retry_info), Reply(200, GEMINI_OK))
     df = orbit_nb.compare("hello", ["gemini:gemini-2.5-flash"])
     assert (df["status"].iloc[0], df["attempts"].iloc[0]) == ("ok", 2)
-    first, second = canned_gemini.seen
+    first, second = canned.seen
     assert second.at - first.at >= 0.6
 
 
-def test_gemini_daily_quota_stops_at_once(canned_gemini: CannedServer) -> None:
+def test_gemini_daily_quota_stops_at_once(canned: CannedServer) -> None:
     quota = {
         "@type": "type.googleapis.com/google.rpc.QuotaFailure",
         "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}],
     }
-    canned_gemini.queue(gemini_429(quota))
+    canned.queue(gemini_429(quota))
     df = orbit_nb.compare("hello", ["gemini:gemini-2.5-flash"])
     assert (df["error_type"].iloc[0], df["attempts"].iloc[0]) == ("quota_exhausted", 1)
-    assert len(canned_gemini.seen) == 1
+    assert len(canned.seen) == 1
 
 
 def test_backoff_grows_and_respects_retry_after() -> None:

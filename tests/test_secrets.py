@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -44,16 +43,6 @@ def test_no_key_in_any_output_of_a_mixed_run(
         " ".join(str(w.message) for w in warned),
     ]
     assert leaks("\n".join(texts)) == []
-
-
-@pytest.fixture
-def canned(monkeypatch: pytest.MonkeyPatch) -> Iterator[CannedServer]:
-    with CannedServer() as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        monkeypatch.setenv("GEMINI_BASE_URL", server.url)
-        for name, value in KEYS.items():
-            monkeypatch.setenv(name, value)
-        yield server
 
 
 def test_echoed_key_in_an_error_body_is_redacted(canned: CannedServer) -> None:

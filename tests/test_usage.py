@@ -6,7 +6,6 @@ prompt-cache and reasoning fields LLMock does not emit, over real HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -85,18 +84,6 @@ GEMINI_CACHED_THINKING = {
     "modelVersion": "gemini-2.5-flash",
     "responseId": "resp-01",
 }
-
-
-@pytest.fixture
-def canned(monkeypatch: pytest.MonkeyPatch) -> Iterator[CannedServer]:
-    with CannedServer() as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        monkeypatch.setenv("GEMINI_BASE_URL", server.url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "ak")
-        monkeypatch.setenv("OPENAI_API_KEY", "ok")
-        monkeypatch.setenv("GEMINI_API_KEY", "gk")
-        yield server
 
 
 def one_row(canned: CannedServer, body: Any, spec: str, **headers: str) -> pd.Series:
