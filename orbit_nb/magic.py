@@ -266,11 +266,14 @@ def _parse(magic: Any, line: str) -> Any:
 
     (IPython's parse_argstring keeps quotes in values.)
     """
+    parser = magic.parser
+    usage = " ".join(parser.format_usage().replace("::", "").split())
     try:
-        argv = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"cannot split the options {line!r}: {exc}") from None
-    return magic.parser.parse_args(argv)
+        return parser.parse_args(shlex.split(line))
+    except ValueError as exc:  # shlex: an unbalanced quote
+        raise UsageError(f"cannot split the options {line!r}: {exc} (usage: {usage})") from None
+    except UsageError as exc:  # argparse: an unknown option or a bad value
+        raise UsageError(f"{exc} (usage: {usage})") from None
 
 
 def _prices() -> pd.DataFrame:
@@ -338,6 +341,10 @@ def _counts(df: pd.DataFrame) -> str:
     counts = df["status"].value_counts()
     parts = [f"{n} {status}" for status, n in counts.items()]
     return f"{len(df)} calls ({', '.join(parts)})"
+
+
+# magic_arguments names the parser after the method; users type %%orbit.
+Orbit.orbit_cell.parser.prog = "%orbit"  # its formatter adds one more %
 
 
 def load_ipython_extension(ipython: Any) -> None:

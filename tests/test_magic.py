@@ -357,8 +357,9 @@ def test_line_magic_tables_have_html_and_plain_text(kernel: Kernel, command: str
 @pytest.mark.parametrize(
     ("cell", "needle"),
     [
-        ("%%orbit --bogus\nhi", "unrecognized arguments: --bogus"),
-        ("%%orbit -n many\nhi", "-n/--repeat: invalid int value: 'many'"),
+        ("%%orbit --bogus\nhi", "unrecognized arguments: --bogus (usage: %%orbit [-m MODELS]"),
+        ("%%orbit -n many\nhi", "-n/--repeat: invalid int value: 'many' (usage: %%orbit"),
+        ("%%orbit -s 'unbalanced\nhi", "cannot split the options"),
         ("%%orbit -m nope:x\nhi", "unknown provider 'nope' in 'nope:x'"),
         ("%%orbit -m openai:gpt-4o-mini -n 0\nhi", "repeat"),
         ("%%orbit -m openai:gpt-4o-mini\n{unclosed", "{{ and }}"),
