@@ -29,13 +29,8 @@ class AnthropicProvider:
         )
 
     async def complete(self, request: Request) -> Completion:
-        kwargs: dict[str, Any] = {
-            "model": request.model.model,
-            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": [{"role": "user", "content": request.prompt}],
-        }
-        if request.system is not None:
-            kwargs["system"] = request.system
+        kwargs = _prompt(request)
+        kwargs["max_tokens"] = request.max_tokens or DEFAULT_MAX_TOKENS
         if request.temperature is not None:
             # anthropic>=1 dropped sampling arguments from create(); the API still
             # takes temperature on the models that support it (newer ones answer 400).
@@ -52,13 +47,7 @@ class AnthropicProvider:
 
     async def count_tokens(self, request: Request) -> int:
         """Input tokens of ``request`` from the free ``messages/count_tokens`` endpoint."""
-        kwargs: dict[str, Any] = {
-            "model": request.model.model,
-            "messages": [{"role": "user", "content": request.prompt}],
-        }
-        if request.system is not None:
-            kwargs["system"] = request.system
-        counted = await self._client.messages.count_tokens(**kwargs)
+        counted = await self._client.messages.count_tokens(**_prompt(request))
         return int(counted.input_tokens)
 
     def classify(self, exc: Exception) -> Failure:
@@ -66,6 +55,17 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _prompt(request: Request) -> dict[str, Any]:
+    """The model, messages and system prompt, as both create() and count_tokens() take them."""
+    kwargs: dict[str, Any] = {
+        "model": request.model.model,
+        "messages": [{"role": "user", "content": request.prompt}],
+    }
+    if request.system is not None:
+        kwargs["system"] = request.system
+    return kwargs
 
 
 def usage_from(usage: Any) -> Usage:
