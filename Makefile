@@ -2,19 +2,38 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# One stamp per set of extras: `make demo` installs only what the demo needs.
+DEMO_STAMP := $(VENV)/.installed-demo
+LAB_STAMP  := $(VENV)/.installed-lab
+STAMP      := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean system-deps
+.PHONY: demo lab test lint typecheck bench clean system-deps
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+
+$(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[demo]"
 	touch $@
 
-# A three-provider comparison against a local mock server (no keys, no network).
-demo: $(STAMP)
+$(LAB_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[lab]"
+	touch $@ $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@ $(LAB_STAMP) $(DEMO_STAMP)
+
+# A three-provider comparison against a local mock server (no keys, no network),
+# written to reports/provider_comparison.html.
+demo: $(DEMO_STAMP)
 	$(PY) scripts/demo.py
+
+# JupyterLab on 127.0.0.1 with the quickstart notebook open (LLMock plays the
+# providers when no keys are set).
+lab: $(LAB_STAMP)
+	$(PY) scripts/lab.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check orbit_nb tests bench scripts
@@ -23,11 +42,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy orbit_nb
 
-# Debian packages the tests use: redis-server for the shared-cache tests.
+# Debian packages the tests use: redis-server for the shared-cache tests and
+# chromium for the browser tests (Playwright drives it; it cannot download its own).
 system-deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) \
-	  || echo "warning: could not install redis-server; the Redis cache tests will be skipped"; }
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	  || echo "warning: could not install$$missing; the tests that need them will fail"; \
+	fi
 
 test: system-deps lint typecheck
 	$(VENV)/bin/pytest
