@@ -60,7 +60,7 @@ _LAZY = {
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext orbit_nb`` registers the ``%%orbit`` and ``%orbit`` magics."""
-    from .magic import load_ipython_extension as load
+    from .notebook.magic import load_ipython_extension as load
 
     load(ipython)
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from orbit_nb.errors import ParameterError
-from orbit_nb.template import expand
+from orbit_nb.notebook.template import expand
 
 
 def test_scalar() -> None:

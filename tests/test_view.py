@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from orbit_nb.frame import to_frame
 from orbit_nb.types import ModelSpec, Request, Row, Usage
-from orbit_nb.view import Comparison, progress_bundle
+from orbit_nb.notebook.view import Comparison, progress_bundle
 
 GPT, CLAUDE = ModelSpec("openai", "gpt-4o-mini"), ModelSpec("anthropic", "claude-haiku-4-5")
 

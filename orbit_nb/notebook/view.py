@@ -70,7 +70,7 @@ class Comparison:
         ]
 
     def _costs_html(self) -> str:
-        from .frame import cost_table
+        from ..frame import cost_table
 
         if not len(self.df):
             return ""
@@ -111,7 +111,7 @@ class Comparison:
                 lines.append(f"-- {row['model_spec']} ({_meta(row)})")
                 lines.extend("   " + line for line in text.splitlines() or [""])
         if len(self.df):
-            from .frame import cost_table
+            from ..frame import cost_table
 
             lines.append("")
             lines.append(

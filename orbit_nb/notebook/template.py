@@ -14,7 +14,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["Field", "expand"]
 

@@ -28,9 +28,9 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import DisplayHandle, display
 from traitlets import Float, Int, List, Unicode
 
-from .api import estimate, start
-from .engine import Job, get_engine
-from .errors import OrbitError
+from ..api import estimate, start
+from ..engine import Job, get_engine
+from ..errors import OrbitError
 from .template import expand
 from .view import Comparison, progress_bundle
 
@@ -213,7 +213,7 @@ class Orbit(Magics):
         }
 
     def _cache(self, rest: list[str]) -> Any:
-        from .cache import cache_stats, clear_cache
+        from ..cache import cache_stats, clear_cache
 
         if rest == ["stats"]:
             return cache_stats()
@@ -223,7 +223,7 @@ class Orbit(Magics):
         raise UsageError(f"%orbit cache takes 'stats' or 'clear', not {' '.join(rest)!r}")
 
     def _history(self, rest: list[str]) -> pd.DataFrame:
-        from .history import history
+        from ..history import history
 
         if len(rest) > 1 or (rest and not rest[0].isdigit()):
             raise UsageError(f"%orbit history takes one number of calls, not {' '.join(rest)!r}")
@@ -277,7 +277,7 @@ def _parse(magic: Any, line: str) -> Any:
 
 
 def _prices() -> pd.DataFrame:
-    from .pricing import prices
+    from ..pricing import prices
 
     return prices()
 
@@ -288,8 +288,8 @@ def _models_table() -> pd.DataFrame:
 
     import pandas as pd
 
-    from .pricing import prices
-    from .specs import endpoints
+    from ..pricing import prices
+    from ..specs import endpoints
 
     table = prices()
     rows = []
