@@ -1,53 +1,234 @@
-"""`make demo`: compare three providers on a local mock server and show the result.
+"""`make demo`: run the provider comparison notebook against LLMock, write an HTML report.
 
-LLMock (a real local HTTP server speaking the Anthropic, OpenAI and Gemini
-wire formats) plays the providers, so no API key and no network are needed.
-With real keys in the environment, the same compare() call talks to the real APIs.
+The notebook (notebooks/provider_comparison.ipynb) runs in a real Jupyter kernel
+in its demo mode (ORBIT_DEMO=1): it starts LLMock, a real local HTTP server
+speaking the Anthropic, OpenAI and Gemini wire formats, and points the three
+providers at it, so no API key and no network are needed. The executed
+notebook, with its answers, tables and charts, is written as one HTML file
+(default reports/provider_comparison.html), and the per-model summary is
+printed here.
+
+    .venv/bin/python scripts/demo.py [--out PATH]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
-from llmock.chaos import ChaosSettings
-from llmock.testing import LLMockServer
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+from traitlets.config import Config
 
-import orbit_nb
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "provider_comparison.ipynb"
+DEFAULT_OUT = ROOT / "reports" / "provider_comparison.html"
+CELL_TIMEOUT = 120  # seconds per cell; the whole notebook takes about 10 s
+STARTUP_TIMEOUT = 120  # seconds for the kernel to start on a cold machine
 
-MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
-PROMPTS = {
-    "tcp": "Explain TCP slow start in one sentence.",
-    "haiku": "Write a haiku about cache invalidation.",
-    "sql": "When should I use a LEFT JOIN instead of an INNER JOIN?",
-}
+# Nothing from the caller's environment may send the demo to a real API or a
+# shared cache, or change its prices.
+DROPPED_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GEMINI_BASE_URL",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "ORBIT_CACHE_URL",
+    "ORBIT_CACHE_TTL",
+    "ORBIT_PRICES",
+)
+
+# Run in the kernel after the notebook (never part of the report): the
+# per-model figures of the notebook's main run, `df`, as one JSON line.
+SUMMARY_CELL = """
+import json as _json
+_ok = df[df["status"] == "ok"]
+_summary = orbit_nb.summary(df).join(
+    _ok.groupby("model_spec")[["input_tokens", "output_tokens", "total_tokens"]].sum()
+)
+print(_json.dumps({
+    "models": [{"model_spec": spec, **row} for spec, row in _summary.astype("float64").iterrows()],
+    "calls": len(df),
+}, default=str))
+"""
 
 
-def main() -> None:
-    with LLMockServer(chaos=ChaosSettings(latency_ms=400)) as server:
-        os.environ.update(
-            ANTHROPIC_BASE_URL=server.base_url("anthropic"),
-            OPENAI_BASE_URL=server.base_url("openai"),
-            GEMINI_BASE_URL=server.base_url("gemini"),
-            ANTHROPIC_API_KEY="demo-key",
-            OPENAI_API_KEY="demo-key",
-            GEMINI_API_KEY="demo-key",
+def kernel_env(tmp: Path) -> dict[str, str]:
+    """The kernel's environment: demo mode, with a cache and history of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    env["ORBIT_DEMO"] = "1"
+    env["ORBIT_CACHE_DIR"] = str(tmp / "orbit-cache")
+    env["TMPDIR"] = str(tmp)  # the notebook's own temporary cache dir lands here too
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # charts as PNG outputs
+    return env
+
+
+def run_notebook(tmp: Path) -> tuple[nbformat.NotebookNode, dict[str, Any] | None, str | None]:
+    """The executed notebook, the summary of its run (None if it failed) and the error."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SUMMARY_CELL.strip()))
+    # The kernel talks to this process over Unix sockets in ``tmp``, not over TCP.
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(tmp / "kernel")
+    client = NotebookClient(
+        nb,
+        config=config,
+        timeout=CELL_TIMEOUT,
+        startup_timeout=STARTUP_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp)}},  # the kernel's working directory
+    )
+    error = None
+    try:
+        client.execute(env=kernel_env(tmp))
+    except CellExecutionError as exc:
+        error = str(exc)
+    summary_cell = nb.cells.pop()
+    summary = None
+    if error is None:
+        text = "".join(o.get("text", "") for o in summary_cell.outputs if o.get("name") == "stdout")
+        summary = json.loads(text.strip().splitlines()[-1])
+    return nb, summary, error
+
+
+def write_report(nb: nbformat.NotebookNode, out: Path) -> None:
+    exporter = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"metadata": {"name": "orbit_nb: provider comparison"}}
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+
+
+# -- formatting: dollars as dollars, seconds with two decimals, tokens with separators
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def dollars(value: Any) -> str:
+    """``$12.40``, ``$0.0512``, ``$0.000297``: cents for a dollar or more, else
+    three significant digits; never scientific notation."""
+    if _missing(value):
+        return "n/a"
+    amount = abs(float(value))
+    sign = "-" if value < 0 else ""
+    if amount >= 1 or amount == 0:
+        return f"{sign}${amount:,.2f}"
+    decimals = max(2, 2 - math.floor(math.log10(amount)))
+    text = f"{amount:.{decimals}f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{amount:.2f}"
+    return f"{sign}${text}"
+
+
+def seconds(value: Any) -> str:
+    return "n/a" if _missing(value) else f"{float(value):,.2f} s"
+
+
+def tokens(value: Any) -> str:
+    return "n/a" if _missing(value) else f"{round(float(value)):,}"
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """The per-model summary as an aligned text table."""
+    header = (
+        "model",
+        "calls",
+        "ok",
+        "latency p50",
+        "latency p95",
+        "input tokens",
+        "output tokens",
+        "cost per call",
+        "total cost",
+    )
+    rows = [header]
+    for m in summary["models"]:
+        rows.append(
+            (
+                m["model_spec"],
+                tokens(m["calls"]),
+                tokens(m["ok"]),
+                seconds(m["latency_p50_s"]),
+                seconds(m["latency_p95_s"]),
+                tokens(m["input_tokens"]),
+                tokens(m["output_tokens"]),
+                dollars(m["cost_per_call_usd"]),
+                dollars(m["cost_usd"]),
+            )
         )
-        df = orbit_nb.compare(PROMPTS, MODELS, system="Answer briefly.", max_tokens=200)
-    shown = [
-        "prompt_id",
-        "model_spec",
-        "status",
-        "content",
-        "latency_s",
-        "total_tokens",
-        "cost_usd",
+    total_cost = sum(m["cost_usd"] for m in summary["models"] if not _missing(m["cost_usd"]))
+    total_tokens = sum(
+        m["total_tokens"] for m in summary["models"] if not _missing(m["total_tokens"])
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
     ]
-    print(f"{len(df)} calls, {df['status'].eq('ok').sum()} ok\n")
-    print(df[shown].to_string(max_colwidth=44, float_format=lambda v: f"{v:.4g}"))
-    print("\nPer-model summary:")
-    cols = ["calls", "ok", "latency_p50_s", "output_tokens_per_call", "cost_usd"]
-    print(orbit_nb.summary(df)[cols].to_string(float_format=lambda v: f"{v:.4g}"))
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines.append("")
+    lines.append(
+        f"{summary['calls']:,} calls, {tokens(total_tokens)} tokens, {dollars(total_cost)} in all "
+        "(LLMock's token counts at the shipped prices)"
+    )
+    return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="PATH",
+        help=f"where to write the HTML report (default: {_shown(DEFAULT_OUT)})",
+    )
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+
+    print(f"Running {_shown(NOTEBOOK)} in a Jupyter kernel, LLMock playing the providers...")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="orbit-demo-") as tmp:
+        nb, summary, error = run_notebook(Path(tmp))
+    write_report(nb, out)
+    if error is not None:
+        print(error, file=sys.stderr)
+        print(f"\nThe notebook failed; the report shows where: {_shown(out)}", file=sys.stderr)
+        return 1
+    assert summary is not None
+    print(f"Done in {time.monotonic() - started:.1f} s.\n")
+    print(f"Per model, over the notebook's main comparison ({summary['calls']:,} calls):")
+    print(summary_table(summary))
+    print(f"\nReport: {_shown(out)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -34,6 +34,8 @@ assert _orbit["prompt"].str.contains("a new backend engineer").all()
 assert len(df) == 6 and df["status"].eq("ok").all(), df
 """,
     "provider_comparison.ipynb": """
+assert len(first_look) == 6 and first_look["status"].eq("ok").all(), first_look
+assert first_look["prompt"].str.contains("B-trees").sum() == 3, first_look
 assert len(df) == 27 and df["status"].eq("ok").all(), df
 assert sorted(df["repeat"].unique()) == [0, 1, 2]
 typo = errors["model_spec"].eq("openai:gpt-4o-mini-typo")
@@ -41,6 +43,8 @@ assert errors.loc[typo, "error_type"].tolist() == ["not_found"], errors
 assert errors.loc[~typo, "status"].eq("ok").all(), errors
 gemini = errors["provider"].eq("gemini")
 assert errors.loc[gemini, "attempts"].tolist() == [2], errors  # the scripted 429, retried
+assert HAVE_MATPLOTLIB and cost["usd_per_1k_calls"].gt(0).all(), cost
+assert usd(12.4) == "$12.40" and usd(0.000297) == "$0.000297" and usd(0.05) == "$0.05"
 """,
     "cost_analysis.ipynb": """
 assert df["status"].eq("ok").all() and not df["cached"].any(), df
