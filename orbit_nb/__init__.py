@@ -22,6 +22,7 @@ from .specs import register_endpoint
 
 if TYPE_CHECKING:
     from .frame import cost_table, project_cost, side_by_side, summary
+    from .notebook.view import show
     from .pricing import prices, reset_prices, set_price
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "register_endpoint",
     "reset_prices",
     "set_price",
+    "show",
     "side_by_side",
     "summary",
 ]
@@ -53,6 +55,7 @@ _LAZY = {
     "project_cost": "frame",
     "reset_prices": "pricing",
     "set_price": "pricing",
+    "show": "notebook.view",
     "side_by_side": "frame",
     "summary": "frame",
 }

@@ -15,13 +15,14 @@ from .estimate import bound_requests
 from .estimate import to_frame as bounds_frame
 from .grid import number as _number
 from .grid import plan
+from .progress import for_caller
 from .specs import resolve
 from .types import Row
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["acompare", "compare", "estimate", "jobs", "start"]
+__all__ = ["Jobs", "acompare", "compare", "estimate", "jobs", "start"]
 
 _JOBS: list[Job] = []
 _KEEP_JOBS = 50  # how many past runs jobs() remembers
@@ -87,13 +88,61 @@ def start(
     return job
 
 
-def jobs() -> list[Job]:
+class Jobs(list[Job]):
+    """Runs, oldest first; a notebook shows them as a table (see :meth:`frame`)."""
+
+    def frame(self) -> pd.DataFrame:
+        """One row per run: run_id, state, calls, answered, ok, errors, wall_s, spent_usd."""
+        import pandas as pd
+
+        from .table import as_table
+
+        rows = [_job_row(job) for job in self]
+        df = pd.DataFrame(rows, columns=list(_JOB_COLUMNS)).astype(_JOB_COLUMNS)
+        return as_table(df.set_index("run_id"))
+
+    def _repr_html_(self) -> str:
+        return str(self.frame()._repr_html_())  # type: ignore[operator]
+
+    def __repr__(self) -> str:
+        return repr(self.frame()) if self else "no runs yet"
+
+
+_JOB_COLUMNS = {
+    "run_id": "string",
+    "state": "string",
+    "calls": "Int64",
+    "answered": "Int64",
+    "ok": "Int64",
+    "errors": "Int64",
+    "wall_s": "float64",
+    "spent_usd": "float64",
+}
+
+
+def _job_row(job: Job) -> dict[str, object]:
+    statuses = [row.status for row in job.rows]
+    spent = sum(r.cost_usd for r in job.rows if r.status == "ok" and not r.cached and r.cost_usd)
+    return {
+        "run_id": job.run_id,
+        "state": job.state,
+        "calls": job.total,
+        "answered": statuses.count("ok") + statuses.count("error"),
+        "ok": statuses.count("ok"),
+        "errors": statuses.count("error"),
+        "wall_s": job.wall_s,
+        "spent_usd": spent,
+    }
+
+
+def jobs() -> Jobs:
     """This session's recent runs, oldest first; each Job keeps its rows.
 
-    After an interrupted ``await acompare(...)``, ``jobs()[-1].frame()`` holds
-    the finished rows and marks the rest cancelled.
+    A notebook shows them as a table (state: running, done, cancelled,
+    interrupted, refused). After an interrupted ``await acompare(...)``,
+    ``jobs()[-1].frame()`` holds the finished rows and marks the rest cancelled.
     """
-    return list(_JOBS)
+    return Jobs(_JOBS)
 
 
 def compare(
@@ -142,8 +191,9 @@ def compare(
         timeout=timeout,
         budget=budget,
     )
+    progress = for_caller(job)
     try:
-        get_engine().wait(job)
+        get_engine().wait(job, on_tick=progress.tick if progress else None)
     except OrbitError as exc:  # e.g. BudgetError: the engine's frames are noise to the caller
         raise exc.with_traceback(None) from None
     except KeyboardInterrupt:
@@ -152,6 +202,9 @@ def compare(
             f"interrupted: {done} of {job.total} calls finished; the rest are marked cancelled",
             stacklevel=2,
         )
+    finally:
+        if progress is not None:
+            progress.finish()
     return _result(job)
 
 
@@ -185,10 +238,14 @@ async def acompare(
         timeout=timeout,
         budget=budget,
     )
+    progress = for_caller(job)
     try:
-        await get_engine().await_job(job)
+        await get_engine().await_job(job, on_tick=progress.tick if progress else None)
     except OrbitError as exc:
         raise exc.with_traceback(None) from None
+    finally:
+        if progress is not None:
+            progress.finish()
     return _result(job)
 
 

@@ -17,14 +17,16 @@ import asyncio
 import concurrent.futures
 import random
 import threading
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import cache, pricing
 from .errors import BudgetError, EngineError
 from .estimate import bound_requests
+from .formats import usd
 from .history import record as record_history
 from .providers import build
 from .providers.base import Failure, Provider
@@ -39,6 +41,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "Engine",
     "Job",
+    "JobState",
     "RunPlan",
     "backoff",
     "get_engine",
@@ -51,6 +54,10 @@ MAX_ATTEMPTS = 6
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
 T = TypeVar("T")
+#: What a run is doing, or how it ended: running, done, cancelled (by ``cancel()``),
+#: interrupted (the waiting caller was interrupted), refused (over budget before
+#: any call), failed (an internal error).
+JobState = Literal["running", "cancelling", "done", "cancelled", "interrupted", "refused", "failed"]
 _POLL = 0.1  # seconds between checks while a caller waits: keeps interrupts prompt
 
 
@@ -109,10 +116,32 @@ class Job:
         self._inflight: dict[str, asyncio.Future[cache.Entry | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._cancelling = False
+        self._stopped_by: Literal["cancelled", "interrupted"] | None = None
+        self.started = time.monotonic()  # reset when the engine starts the run
+        self.ended: float | None = None
 
     def __repr__(self) -> str:
-        state = "done" if self.done else "cancelling" if self._cancelling else "running"
-        return f"<Job {self.run_id} {self.finished}/{self.total} {state}>"
+        return f"<Job {self.run_id} {self.finished}/{self.total} {self.state}>"
+
+    @property
+    def state(self) -> JobState:
+        """``running`` (or ``cancelling``) until the run ends; then ``done``,
+        ``cancelled``, ``interrupted``, ``refused`` (over budget, nothing sent)
+        or ``failed``."""
+        future = self.future
+        if future is None or not future.done():
+            return "cancelling" if self._cancelling else "running"
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, BudgetError):
+            return "refused"
+        if error is not None:
+            return "failed"
+        return self._stopped_by or "done"
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds since the run started, up to its end."""
+        return (self.ended or time.monotonic()) - self.started
 
     @property
     def total(self) -> int:
@@ -124,7 +153,15 @@ class Job:
 
     def cancel(self) -> None:
         """Cancel every call still running; finished rows stay. Safe from any thread."""
+        self._stop("cancelled")
+
+    def interrupt(self) -> None:
+        """Cancel because the waiting caller was interrupted (Ctrl-C, the kernel's stop)."""
+        self._stop("interrupted")
+
+    def _stop(self, why: Literal["cancelled", "interrupted"]) -> None:
         if self._loop is not None and not self.done:
+            self._stopped_by = self._stopped_by or why
             self._loop.call_soon_threadsafe(self._cancel_tasks)
 
     def problems(self) -> list[str]:
@@ -139,7 +176,9 @@ class Job:
         """The rows as a DataFrame (unfinished calls show ``status="pending"``)."""
         from .frame import to_frame
 
-        return to_frame(self.rows)
+        df = to_frame(self.rows)
+        df.attrs["wall_s"] = self.wall_s
+        return df
 
     def _cancel_tasks(self) -> None:
         self._cancelling = True
@@ -147,6 +186,13 @@ class Job:
             task.cancel()
 
     async def run(self) -> None:
+        self.started = time.monotonic()
+        try:
+            await self._run()
+        finally:
+            self.ended = time.monotonic()
+
+    async def _run(self) -> None:
         if self.plan.start_delay:
             await asyncio.sleep(self.plan.start_delay)
         # Building an adapter imports its SDK (seconds, the first time): a worker
@@ -211,8 +257,8 @@ class Job:
         estimate = sum(b.max_cost_usd or 0.0 for b in bounds)
         if estimate > (self.plan.budget or 0.0):
             raise BudgetError(
-                f"estimated cost ${estimate:.4f} (every answer at max_tokens) exceeds "
-                f"budget=${self.plan.budget:g}; nothing was sent. Lower max_tokens, "
+                f"estimated cost {usd(estimate)} (every answer at max_tokens) exceeds "
+                f"budget={usd(self.plan.budget)}; nothing was sent. Lower max_tokens, "
                 "use fewer prompts or models, or raise the budget"
             )
 
@@ -262,7 +308,7 @@ class Job:
                 budget = self.plan.budget
                 if budget is not None and self.spent_usd >= budget:
                     row.status = "skipped"
-                    row.error_message = f"budget ${budget:g} reached; call not sent"
+                    row.error_message = f"budget {usd(budget)} reached; call not sent"
                     return
                 await self._attempts(row, provider)
                 self.spent_usd += row.cost_usd or 0.0
@@ -304,10 +350,6 @@ class Job:
                 )
                 return
             await asyncio.sleep(wait)
-
-
-def _timed_out(timeout: float) -> Failure:
-    return Failure("timeout", f"no answer within the {timeout:g} s timeout", False)
 
 
 def _finish_ok(row: Row, completion: Completion) -> None:
@@ -379,7 +421,7 @@ class Engine:
         """Block until ``job`` ends, calling ``on_tick`` about ten times a second
         (e.g. to draw progress). On any interrupt, cancel the job and re-raise."""
         assert job.future is not None
-        self._block(job.future, job.cancel, on_tick)
+        self._block(job.future, job.interrupt, on_tick)
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the engine loop and block for its result."""
@@ -415,7 +457,7 @@ class Engine:
             raise
         future.result()  # re-raise what stopped the run (e.g. a BudgetError)
 
-    async def await_job(self, job: Job) -> None:
+    async def await_job(self, job: Job, on_tick: Callable[[], object] | None = None) -> None:
         """Await ``job`` from any loop. A cancel of the awaiting task cancels the job.
 
         Waits in short slices: a bare await of the wrapped future is not
@@ -426,8 +468,10 @@ class Engine:
         try:
             while not waiter.done():
                 await asyncio.wait({waiter}, timeout=_POLL)
+                if on_tick is not None:
+                    on_tick()
         except BaseException:
-            job.cancel()
+            job.interrupt()
             # Let the cancel land (milliseconds) so the job's rows are final.
             await asyncio.wait({waiter}, timeout=1.0)
             raise

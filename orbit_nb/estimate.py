@@ -109,4 +109,6 @@ def to_frame(bounds: Sequence[Bound]) -> pd.DataFrame:
         max_cost_usd=("max_cost_usd", lambda s: s.sum(min_count=len(s))),
         counted_by=("counted_by", "first"),
     )
-    return out
+    from .table import as_table
+
+    return as_table(out)

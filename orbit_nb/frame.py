@@ -14,9 +14,18 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from .errors import ParameterError
+from .table import Table, as_table
 from .types import Row
 
-__all__ = ["COLUMNS", "cost_table", "project_cost", "side_by_side", "summary", "to_frame"]
+__all__ = [
+    "COLUMNS",
+    "check_result",
+    "cost_table",
+    "project_cost",
+    "side_by_side",
+    "summary",
+    "to_frame",
+]
 
 _INT = "Int64"
 _FLOAT = "float64"
@@ -94,7 +103,7 @@ def to_frame(rows: Sequence[Row]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _result_frame(df: object, needs: Iterable[str], func: str) -> pd.DataFrame:
+def check_result(df: object, needs: Iterable[str], func: str) -> pd.DataFrame:
     """``df`` if it is a DataFrame with the columns ``func`` needs; ParameterError otherwise."""
     hint = f"{func}() takes the DataFrame orbit_nb.compare() returns"
     if not isinstance(df, pd.DataFrame):
@@ -114,11 +123,23 @@ def _models(df: pd.DataFrame) -> pd.Index:
     return pd.Index(names, dtype="string", name="model_spec")
 
 
-def summary(df: pd.DataFrame) -> pd.DataFrame:
+_SUMMARY_SHOWN = (
+    "calls",
+    "ok",
+    "errors",
+    "latency_p50_s",
+    "latency_p95_s",
+    "output_tokens_per_call",
+    "cost_per_call_usd",
+    "cost_usd",
+)
+
+
+def summary(df: pd.DataFrame) -> Table:
     """Per model: calls, ok/error counts, error rate, latency p50/p95, ttft p50,
     mean tokens and cost per call (over ok rows), and total cost."""
     columns = ("model_spec", "status", "latency_s", "ttft_s", "cost_usd")
-    _result_frame(df, (*columns, "input_tokens", "output_tokens"), "summary")
+    check_result(df, (*columns, "input_tokens", "output_tokens"), "summary")
     groups = df.groupby("model_spec", sort=True)
     ok = df[df["status"] == "ok"].groupby("model_spec")
     out = pd.DataFrame(
@@ -137,7 +158,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     out["cost_per_call_usd"] = ok["cost_usd"].mean()
     out["cost_usd"] = groups["cost_usd"].sum(min_count=1)
     out.index.name = "model_spec"
-    return out
+    return as_table(out, _SUMMARY_SHOWN)
 
 
 _TOKEN_SUMS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
@@ -151,8 +172,8 @@ def _costs(df: pd.DataFrame, key: pd.Series, index: pd.Index) -> pd.DataFrame:
     by = df[ok].groupby(key[ok])
     out = pd.DataFrame(index=index)
     out["calls"] = df.groupby(key).size().reindex(index, fill_value=0)
-    for column in _TOKEN_SUMS:  # min_count=1: a count no row reports stays NA, not 0
-        out[column] = by[column].sum(min_count=1).reindex(index, fill_value=0)
+    for column in _TOKEN_SUMS:  # min_count=1: a count no ok row reports stays NA, not 0
+        out[column] = by[column].sum(min_count=1).reindex(index)
     for column, rows in (("spent_usd", ok & ~from_cache), ("saved_usd", ok & from_cache)):
         usd = df.loc[rows, "cost_usd"].groupby(key[rows]).sum(min_count=1)
         out[column] = usd.reindex(index, fill_value=0.0)
@@ -160,7 +181,17 @@ def _costs(df: pd.DataFrame, key: pd.Series, index: pd.Index) -> pd.DataFrame:
     return out
 
 
-def cost_table(df: pd.DataFrame) -> pd.DataFrame:
+_COSTS_SHOWN = (
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "spent_usd",
+    "saved_usd",
+    "cost_per_1k_calls_usd",
+)
+
+
+def cost_table(df: pd.DataFrame) -> Table:
     """What each model cost, and what the cache saved, with a final ``total`` row.
 
     Per ``model_spec``: ``calls`` (every row: ok, error, cancelled, skipped);
@@ -176,11 +207,20 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
         orbit_nb.cost_table(df)[["calls", "spent_usd", "saved_usd"]]
     """
     columns = ("model_spec", "status", "cached", "cost_usd", *_TOKEN_SUMS)
-    _result_frame(df, columns, "cost_table")
+    check_result(df, columns, "cost_table")
     per_model = _costs(df, df["model_spec"], _models(df))
     everything = pd.Series("total", index=df.index, dtype="string")
     total = _costs(df, everything, pd.Index(["total"], dtype="string", name="model_spec"))
-    return pd.concat([per_model, total])
+    return as_table(pd.concat([per_model, total]), _COSTS_SHOWN, note=_unpriced_note(df))
+
+
+def _unpriced_note(df: pd.DataFrame) -> str:
+    """Which models the dollar totals leave out for want of a price."""
+    unpriced = df.loc[_ok(df) & df["cost_usd"].isna(), "model_spec"].dropna().unique()
+    if not len(unpriced):
+        return ""
+    names = ", ".join(sorted(map(str, unpriced)))
+    return f"dollar totals leave out answers with no known price: {names}"
 
 
 def _cells(rows: pd.DataFrame) -> pd.Series:
@@ -196,7 +236,7 @@ def _cells(rows: pd.DataFrame) -> pd.Series:
     return text
 
 
-def side_by_side(df: pd.DataFrame, repeat: int = 0) -> pd.DataFrame:
+def side_by_side(df: pd.DataFrame, repeat: int = 0) -> Table:
     """Answers to read across: one row per prompt, one column per model.
 
     The index is ``prompt_id`` (in the order the prompts were given), the first
@@ -209,7 +249,7 @@ def side_by_side(df: pd.DataFrame, repeat: int = 0) -> pd.DataFrame:
         orbit_nb.side_by_side(df)
     """
     columns = ("prompt_id", "prompt", "model_spec", "repeat", "status", "content")
-    _result_frame(df, (*columns, "error_type", "error_message"), "side_by_side")
+    check_result(df, (*columns, "error_type", "error_message"), "side_by_side")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
         raise ParameterError(f"repeat={repeat!r} must be an int >= 0 (the `repeat` column)")
     rows = df[df["repeat"].isin([repeat])]
@@ -231,7 +271,7 @@ def side_by_side(df: pd.DataFrame, repeat: int = 0) -> pd.DataFrame:
     out.columns.name = None  # a plain header: the columns mix `prompt` and model specs
     prompts = rows.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
     out.insert(0, "prompt", prompts.reindex(out.index))
-    return out
+    return as_table(out, wrap=True)
 
 
 def _check_calls_per_day(value: object) -> float:
@@ -245,7 +285,7 @@ def _check_calls_per_day(value: object) -> float:
     return float(value)
 
 
-def project_cost(df: pd.DataFrame, *, calls_per_day: float) -> pd.DataFrame:
+def project_cost(df: pd.DataFrame, *, calls_per_day: float) -> Table:
     """What each model would cost at ``calls_per_day`` calls like the ones in ``df``.
 
     Per ``model_spec``: ``cost_per_call_usd`` (mean ``cost_usd`` of ok rows,
@@ -256,7 +296,7 @@ def project_cost(df: pd.DataFrame, *, calls_per_day: float) -> pd.DataFrame:
         df = orbit_nb.compare("Summarise: ...", ["haiku", "gpt-4o-mini"], repeat=5)
         orbit_nb.project_cost(df, calls_per_day=10_000)
     """
-    _result_frame(df, ("model_spec", "status", "cost_usd"), "project_cost")
+    check_result(df, ("model_spec", "status", "cost_usd"), "project_cost")
     per_day = _check_calls_per_day(calls_per_day)
     ok = _ok(df)
     per_call = df[ok].groupby("model_spec")["cost_usd"].mean().reindex(_models(df))
@@ -264,4 +304,4 @@ def project_cost(df: pd.DataFrame, *, calls_per_day: float) -> pd.DataFrame:
     out["calls_per_day"] = per_day
     out["daily_usd"] = out["cost_per_call_usd"] * per_day
     out["monthly_usd"] = out["daily_usd"] * _DAYS_PER_MONTH
-    return out
+    return as_table(out)

@@ -119,4 +119,22 @@ def history(limit: int | None = None, run_id: str | None = None) -> pd.DataFrame
             frame[name] = pd.Series([bool(v) for v in values], dtype=dtype)
         else:
             frame[name] = pd.Series(values, dtype=dtype)
-    return pd.DataFrame(frame)
+    from .table import as_table
+
+    return as_table(pd.DataFrame(frame), _SHOWN)
+
+
+# What a notebook shows of the history by default (every column stays in the frame).
+_SHOWN = (
+    "started_at",
+    "run_id",
+    "prompt_id",
+    "model_spec",
+    "status",
+    "latency_s",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "cached",
+    "content",
+)

@@ -382,4 +382,11 @@ def prices() -> pd.DataFrame:
     )
     df.index = pd.Index([name for name, _ in items], dtype="string", name="model")
     df.attrs["as_of"] = state.as_of
-    return df
+    from .table import as_table
+
+    per_mtok = {c: "$/MTok" for c in ("input", "output", "cached_input", "cache_write")}
+    per_mtok["cache_write_1h"] = "$/MTok"
+    shown = ("provider", "input", "output", "cached_input", "cache_write", "as_of", "overridden")
+    return as_table(
+        df, shown, units=per_mtok, note=f"USD per million tokens; table of {state.as_of}"
+    )

@@ -62,9 +62,13 @@ def test_estimate_uses_gemini_count_tokens(canned: CannedServer) -> None:
 
 
 def test_budget_below_the_estimate_refuses_to_start(llmock: LLMock) -> None:
-    with pytest.raises(BudgetError, match=r"estimated cost \$0\.0\d+ .* exceeds budget=\$1e-05"):
+    with pytest.raises(
+        BudgetError, match=r"estimated cost \$0\.0\d+ .* exceeds budget=\$0\.00001;"
+    ):
         orbit_nb.compare(["a prompt"] * 1, MODELS, max_tokens=500, budget=0.00001)
     assert completions(llmock) == 0
+    assert orbit_nb.jobs()[-1].state == "refused"
+    assert orbit_nb.jobs().frame()["state"].iloc[-1] == "refused"
 
 
 def test_budget_needs_prices(llmock: LLMock) -> None:
@@ -100,6 +104,6 @@ def test_spend_reaching_the_budget_stops_new_calls(canned: CannedServer) -> None
     prompts = [f"prompt {i}" for i in range(5)]
     df = orbit_nb.compare(prompts, ["openai:gpt-4o-mini"], max_tokens=10, budget=0.5, concurrency=1)
     assert list(df["status"]) == ["ok", "skipped", "skipped", "skipped", "skipped"]
-    assert df["error_message"].iloc[1] == "budget $0.5 reached; call not sent"
+    assert df["error_message"].iloc[1] == "budget $0.50 reached; call not sent"
     assert len(canned.seen) == 1
     assert df["cost_usd"].sum() == pytest.approx(0.60)

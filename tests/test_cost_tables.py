@@ -259,7 +259,7 @@ def test_cost_table_unknown_price_is_na_not_zero() -> None:
 def test_cost_table_of_a_model_with_no_ok_row() -> None:
     rows = [make_row("p0", GPT4O, status="error", error_type="authentication", error_message="x")]
     row = cost_table(to_frame(rows)).loc[GPT4O]
-    assert row["calls"] == 1 and row["input_tokens"] == 0
+    assert row["calls"] == 1 and pd.isna(row["input_tokens"])  # no ok row: NA, not 0 tokens
     assert row["spent_usd"] == 0.0 and row["saved_usd"] == 0.0
     assert pd.isna(row["cost_per_1k_calls_usd"])
 

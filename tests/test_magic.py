@@ -11,7 +11,6 @@ cache); the tests of IPython's config get fresh kernels of their own.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,7 +220,7 @@ def test_dry_run_shows_the_estimate_and_calls_nothing(kernel: Kernel, llmock: LL
 
     (shown,) = cell.outputs("display_data")
     for mime in ("text/plain", "text/html"):
-        assert "max_cost_usd" in shown["data"][mime]
+        assert "max cost ($)" in shown["data"][mime]
         for spec in ALL.split(","):
             assert spec in shown["data"][mime]
     assert completions(llmock) == []
@@ -319,30 +318,62 @@ def display_id(content: dict[str, Any]) -> str:
     return str(content.get("transient", {}).get("display_id", ""))
 
 
-def test_result_shows_html_and_plain_text_after_a_live_progress_bar(
-    kernel: Kernel, llmock: LLMock
-) -> None:
-    """Progress updates one display in place; it ends as the comparison, errors in place."""
-    llmock.delay(0.3, times=None, provider="openai")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def widget_texts(cell: Cell) -> list[str]:
+    """Every text the progress widgets of ``cell`` were given, in order."""
+    states = [
+        m["content"]["data"].get("state", {})
+        for m in cell.messages
+        if m["msg_type"] in ("comm_open", "comm_msg")
+    ]
+    return [s["value"] for s in states if isinstance(s.get("value"), str)]
+
+
+def test_result_replaces_a_live_progress_bar(kernel: Kernel, llmock: LLMock) -> None:
+    """A run over a second draws a progress widget, which the result view replaces."""
+    llmock.delay(2.5, times=None, provider="openai")
     llmock.fail(400, times=None, provider="gemini", message="bad request for display")
     cell = ok(orbit(kernel, f"-m {OPENAI},{GEMINI} --no-cache -o shown", "display: hi."))
 
     (first,) = cell.outputs("display_data")
+    assert WIDGET in first["data"]
     updates = cell.outputs("update_display_data")
     assert display_id(first) and all(display_id(u) == display_id(first) for u in updates)
-    progress = [first["data"], *(u["data"] for u in updates[:-1])]
-    assert all("calls" in p["text/plain"] and "<progress" in p["text/html"] for p in progress)
-    assert re.search(r"\] [01]/2 calls$", first["data"]["text/plain"])  # shown before the end
+    texts = [t for t in widget_texts(cell) if "calls" in t]
+    assert any("1/2 calls" in t and "1 error" in t for t in texts), texts  # before the end
 
     final = updates[-1]["data"]
     html, text = final["text/html"], final["text/plain"]
-    assert "2 calls (1 ok, 1 error) → shown" in text
+    assert text.startswith("result in shown\n2 calls · 1 ok · 1 errors"), text
     for spec in (OPENAI, GEMINI):
         assert spec in text and spec in html
-    assert "<table" in html and "Usage and cost" in html
-    assert "ans err" in html and "[bad_request]" in html
+    assert "orbit-nb-grid" in html and "Usage and cost" in html
+    assert "orbit-nb-badge-error'>bad_request</span>" in html
     assert "[bad_request]" in text
     assert not cell.outputs("error") and "Traceback" not in cell.text
+
+
+def test_compare_in_a_cell_shows_progress_then_its_final_line(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    llmock.delay(2.5, times=None)
+    code = f"import orbit_nb\ncmp = orbit_nb.compare('progress: hi', {OPENAI!r}, cache=False)"
+    cell = ok(kernel.execute(code))
+    (first,) = cell.outputs("display_data")
+    assert WIDGET in first["data"]
+    assert any("0/1 calls" in t for t in widget_texts(cell)), widget_texts(cell)
+    final = cell.outputs("update_display_data")[-1]["data"]
+    assert final["text/plain"].startswith("done: 1/1 calls · 0 errors"), final
+    assert frame(kernel, "cmp", "status") == [{"status": "ok"}]
+
+
+def test_a_quick_run_shows_the_result_without_progress(kernel: Kernel, llmock: LLMock) -> None:
+    cell = ok(orbit(kernel, f"-m {OPENAI},{GEMINI} --no-cache -o quick", "quick: hi."))
+    (shown,) = cell.outputs("display_data")
+    assert WIDGET not in shown["data"] and "orbit-nb-grid" in shown["data"]["text/html"]
+    assert not cell.outputs("update_display_data")
 
 
 @pytest.mark.parametrize("command", ["models", "prices", "jobs", "history 1"])
@@ -384,7 +415,8 @@ def start_background(kernel: Kernel, options: str, body: str) -> tuple[Cell, str
     started = time.monotonic()
     cell = ok(orbit(kernel, f"--background {options}", body))
     (shown,) = cell.outputs("display_data")
-    assert "background →" in shown["data"]["text/plain"]
+    assert WIDGET in shown["data"]
+    assert any("background →" in t for t in widget_texts(cell)), widget_texts(cell)
     return cell, display_id(shown), started
 
 
@@ -403,7 +435,7 @@ def wait_for_result(kernel: Kernel, shown_id: str, timeout: float = 10.0) -> dic
 
 def jobs_table(kernel: Kernel) -> dict[str, dict[str, Any]]:
     kernel.run("_jobs = %orbit jobs")
-    return {r["var"]: r for r in frame(kernel, "_jobs", "var", "done", "total", "state")}
+    return {r["var"]: r for r in frame(kernel, "_jobs", "var", "answered", "calls", "state")}
 
 
 def test_background_returns_at_once_and_fills_its_variable_when_done(
@@ -422,14 +454,14 @@ def test_background_returns_at_once_and_fills_its_variable_when_done(
     assert quick.seconds < BACKGROUND_RETURN
     assert kernel.evaluate("bgA") == "untouched"
     job = jobs_table(kernel)["bgA"]
-    assert (job["state"], job["total"]) == ("running", 6) and job["done"] < 6
+    assert (job["state"], job["calls"]) == ("running", 6) and job["answered"] < 6
     assert kernel.evaluate("orbit_nb.jobs()[-1].done") is False
 
     final = wait_for_result(kernel, shown_id)
     landed = time.monotonic() - started
     print(f"variable landed {landed:.2f} s after the cell started (LLMock delay 1.5 s)")
     assert 1.4 <= landed < 5.0
-    assert "6 calls (6 ok) → bgA" in final["text/plain"]
+    assert final["text/plain"].startswith("result in bgA\n6 calls · 6 ok · 0 errors")
     rows = frame(kernel, "bgA", "status", "prompt")
     assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}
     assert jobs_table(kernel)["bgA"]["state"] == "done"
@@ -465,9 +497,10 @@ def test_cancel_stops_a_background_run_and_keeps_finished_rows(
     final = wait_for_result(kernel, shown_id, timeout=5.0)
     print(f"\n%orbit cancel -> variable set in {(time.monotonic() - cancelled) * 1000:.0f} ms")
     assert time.monotonic() - cancelled < INTERRUPT_BUDGET
+    assert final["text/plain"].startswith("cancelled: ")
     assert "3 ok" in final["text/plain"] and "3 cancelled" in final["text/plain"]
     assert_rows(json.loads(kernel.run("_report(bgc)")), prompts, "cancelled")
-    assert jobs_table(kernel)["bgc"]["state"] == "done"
+    assert jobs_table(kernel)["bgc"]["state"] == "cancelled"
 
 
 def test_interrupt_of_a_foreground_run_keeps_finished_rows(
@@ -483,8 +516,10 @@ def test_interrupt_of_a_foreground_run_keeps_finished_rows(
     print(f"\n%%orbit: interrupt -> execute_reply in {latency * 1000:.0f} ms")
     assert latency < INTERRUPT_BUDGET
     assert cell.status == "ok", cell.text
-    final = cell.outputs("update_display_data")[-1]["data"]["text/plain"]
-    assert final.startswith("interrupted: 6 calls") and "→ fg" in final
+    # The result replaces the progress bar, or comes alone if none was drawn yet.
+    shown = cell.outputs("update_display_data") or cell.outputs("display_data")
+    final = shown[-1]["data"]["text/plain"]
+    assert final.startswith("interrupted: ") and "result in fg\n6 calls · 3 ok" in final
     assert_rows(json.loads(kernel.run("_report(fg)")), prompts, "cancelled")
 
 
@@ -518,16 +553,18 @@ def test_orbit_cache_stats_and_clear(kernel: Kernel, llmock: LLMock) -> None:
     ok(orbit(kernel, f"-m {OPENAI} -o c1", body))
     ok(orbit(kernel, f"-m {OPENAI} -o c2", body))
     kernel.run("_stats = %orbit cache stats")
-    stats = kernel.evaluate("__import__('dataclasses').asdict(_stats)")
+    stats = kernel.evaluate("_stats['value'].to_dict()")
     assert stats["backend"] == "disk" and stats["entries"] >= 1 and stats["hits"] >= 1
     (shown,) = ok(kernel.execute("%orbit cache stats")).outputs("execute_result")
-    assert shown["data"]["text/plain"].startswith("CacheStats(hits=")
+    assert (
+        "orbit-nb-table" in shown["data"]["text/html"] and "entries" in shown["data"]["text/html"]
+    )
 
     cleared = ok(kernel.execute("%orbit cache clear")).stdout
     assert cleared.startswith("removed ") and cleared.strip().endswith(" cached responses")
     assert int(cleared.split()[1]) >= 1
     kernel.run("_stats = %orbit cache stats")
-    assert kernel.evaluate("_stats.entries") == 0
+    assert kernel.evaluate("_stats.loc['entries', 'value']") == 0
 
     ok(orbit(kernel, f"-m {OPENAI} -o c3", body))
     assert len(completions(llmock)) == 2
@@ -546,13 +583,13 @@ def test_orbit_history_shows_the_last_n_calls(kernel: Kernel) -> None:
 
 def test_orbit_config_and_percent_config_set_the_defaults(kernel: Kernel, llmock: LLMock) -> None:
     kernel.run("_config = %orbit config")
-    before = kernel.evaluate("_config")
+    before = kernel.evaluate("_config['value'].to_dict()")
     assert set(before) >= {"default_models", "system", "max_tokens", "concurrency", "timeout"}
     try:
         kernel.run(f"%config Orbit.default_models = [{GEMINI!r}]")
         kernel.run("%config Orbit.max_tokens = 33")
         kernel.run("_config = %orbit config")
-        assert kernel.evaluate("_config")["default_models"] == [GEMINI]
+        assert kernel.evaluate("_config['value'].to_dict()")["default_models"] == [GEMINI]
 
         ok(orbit(kernel, "--no-cache -o configured", "config: hi."))
         assert frame(kernel, "configured", "model_spec") == [{"model_spec": GEMINI}]

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from orbit_nb.cache import request_key
 from orbit_nb.errors import ParameterError, SpecError
-from orbit_nb.specs import _PREFIXES, Target, endpoints, parse_model, parse_models
 from orbit_nb.notebook.template import expand
+from orbit_nb.specs import _PREFIXES, Target, endpoints, parse_model, parse_models
 from orbit_nb.types import ModelSpec, Request
 
 FAST = settings(max_examples=60, deadline=None, database=None)

@@ -14,7 +14,10 @@ keeps running while other cells run. Defaults come from traitlets config:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import dataclasses
+import importlib
 import shlex
 import threading
 import time
@@ -25,14 +28,16 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import DisplayHandle, display
+from IPython.display import display
 from traitlets import Float, Int, List, Unicode
 
 from ..api import estimate, start
 from ..engine import Job, get_engine
 from ..errors import OrbitError
+from ..progress import NotebookProgress
+from ..table import as_table
 from .template import expand
-from .view import Comparison, progress_bundle
+from .view import Comparison
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,50 +141,46 @@ class Orbit(Magics):
         return f"_orbit_bg{self._counter}"
 
     def _foreground(self, job: Job, var: str) -> None:
-        handle = _progress(job, "running")
-        interrupted = False
+        progress = NotebookProgress(job)  # drawn once the run takes over a second
         try:
-            get_engine().wait(job, on_tick=_throttled(lambda: _update(handle, job, "running")))
+            get_engine().wait(job, on_tick=progress.tick)
         except KeyboardInterrupt:
-            interrupted = True
+            pass  # the job is interrupted: show what finished
         except OrbitError:
-            handle.update({"text/plain": ""}, raw=True)  # the error says why
+            progress.finish("")  # the error says why
             raise
         df = _finish(job)
         self.shell.user_ns[var] = df  # type: ignore[union-attr]
-        title = f"{_counts(df)} → {var}"
-        if interrupted:
-            title = f"interrupted: {title}; unfinished calls are marked cancelled"
-        handle.update(Comparison(df, title))
+        progress.finish(Comparison(df, _title(job, var), var=var))
 
     def _background(self, job: Job, var: str) -> None:
         self.background[var] = job
-        handle = _progress(job, f"background → {var}")
+        progress = NotebookProgress(job, f"background → {var}", show_after=0.0)
         print(
             f"Running {job.total} calls in the background; the DataFrame lands in {var}. "
             f"%orbit jobs shows progress, %orbit cancel {var} stops it."
         )
         watcher = threading.Thread(
             target=contextvars.copy_context().run,
-            args=(self._watch, job, var, handle),
+            args=(self._watch, job, var, progress),
             name=f"orbit-watch-{var}",
             daemon=True,
         )
         watcher.start()
 
-    def _watch(self, job: Job, var: str, handle: DisplayHandle) -> None:
+    def _watch(self, job: Job, var: str, progress: NotebookProgress) -> None:
         """Draw progress until ``job`` ends, then put its DataFrame in ``var``."""
         assert job.future is not None
         while not job.future.done():
-            _update(handle, job, f"background → {var}")
+            progress.tick()
             time.sleep(_TICK)
         error = job.future.exception()
         if error is not None:
-            handle.update({"text/plain": f"{var}: run stopped: {error}"}, raw=True)
+            progress.finish(f"{var}: run {job.state}: {error}")
             return
         df = _finish(job)
         self.shell.user_ns[var] = df  # type: ignore[union-attr]
-        handle.update(Comparison(df, f"{_counts(df)} → {var}"))
+        progress.finish(Comparison(df, _title(job, var), var=var))
 
     # -- %orbit ---------------------------------------------------------------
 
@@ -216,7 +217,7 @@ class Orbit(Magics):
         from ..cache import cache_stats, clear_cache
 
         if rest == ["stats"]:
-            return cache_stats()
+            return _record_table(dataclasses.asdict(cache_stats()), "statistic")
         if rest == ["clear"]:
             print(f"removed {clear_cache()} cached responses")
             return None
@@ -240,25 +241,17 @@ class Orbit(Magics):
         print(f"cancelled: {', '.join(names)}" if names else "no background run is running")
 
     def jobs_table(self) -> pd.DataFrame:
-        """Background runs of this kernel and their progress."""
-        import pandas as pd
+        """Background runs of this kernel: variable, state and progress."""
+        from ..api import Jobs
 
-        rows = [
-            {
-                "var": var,
-                "run_id": job.run_id,
-                "done": job.finished,
-                "total": job.total,
-                "state": "done" if job.done else "running",
-            }
-            for var, job in self.background.items()
-        ]
-        return pd.DataFrame(rows, columns=["var", "run_id", "done", "total", "state"])
+        table = Jobs(self.background.values()).frame()
+        table.insert(0, "var", list(self.background))
+        return table
 
-    def config_table(self) -> dict[str, Any]:
+    def config_table(self) -> pd.DataFrame:
         """The current Orbit settings (change them with %config Orbit.<name> = ...)."""
         names = ["default_models", "system", "max_tokens", "concurrency", "timeout", "out"]
-        return {name: getattr(self, name) for name in names}
+        return _record_table({name: getattr(self, name) for name in names}, "setting")
 
 
 def _parse(magic: Any, line: str) -> Any:
@@ -274,6 +267,25 @@ def _parse(magic: Any, line: str) -> Any:
         raise UsageError(f"cannot split the options {line!r}: {exc} (usage: {usage})") from None
     except UsageError as exc:  # argparse: an unknown option or a bad value
         raise UsageError(f"{exc} (usage: {usage})") from None
+
+
+def _record_table(record: dict[str, Any], name: str) -> pd.DataFrame:
+    """A name -> value mapping as a one-column table of the raw values."""
+    import pandas as pd
+
+    values = list(record.values())
+    index = pd.Index(list(record), name=name)
+    return as_table(pd.DataFrame({"value": pd.Series(values, index=index, dtype=object)}))
+
+
+def _title(job: Job, var: str) -> str:
+    """The result's title: where the frame is, and how the run ended when not done."""
+    where = f"result in {var}"
+    if job.state == "interrupted":
+        return f"interrupted: unfinished calls are marked cancelled; {where}"
+    if job.state == "cancelled":
+        return f"cancelled: unfinished calls are marked cancelled; {where}"
+    return where
 
 
 def _prices() -> pd.DataFrame:
@@ -305,30 +317,7 @@ def _models_table() -> pd.DataFrame:
                 "priced_models": ", ".join(priced),
             }
         )
-    return pd.DataFrame(rows).set_index("provider")
-
-
-def _progress(job: Job, label: str) -> DisplayHandle:
-    handle = display(progress_bundle(job.finished, job.total, label), raw=True, display_id=True)
-    assert isinstance(handle, DisplayHandle)
-    return handle
-
-
-def _update(handle: DisplayHandle, job: Job, label: str) -> None:
-    handle.update(progress_bundle(job.finished, job.total, label), raw=True)
-
-
-def _throttled(update: Callable[[], None]) -> Callable[[], None]:
-    """``update`` at most every _TICK seconds."""
-    last = [0.0]
-
-    def tick() -> None:
-        now = time.monotonic()
-        if now - last[0] >= _TICK:
-            last[0] = now
-            update()
-
-    return tick
+    return as_table(pd.DataFrame(rows).set_index("provider"))
 
 
 def _finish(job: Job) -> pd.DataFrame:
@@ -337,14 +326,19 @@ def _finish(job: Job) -> pd.DataFrame:
     return job.frame()
 
 
-def _counts(df: pd.DataFrame) -> str:
-    counts = df["status"].value_counts()
-    parts = [f"{n} {status}" for status, n in counts.items()]
-    return f"{len(df)} calls ({', '.join(parts)})"
-
-
 # magic_arguments names the parser after the method; users type %%orbit.
 Orbit.orbit_cell.parser.prog = "%orbit"  # its formatter adds one more %
+
+
+# Imported on a worker thread when the extension loads, so the first cell (a
+# --background one must return at once) does not wait for them.
+_WARM_UP = ("pandas", "ipywidgets", "orbit_nb.notebook.view", "orbit_nb.frame")
+
+
+def _warm_up() -> None:
+    for name in _WARM_UP:
+        with contextlib.suppress(ImportError):  # the cell that needs it will say so
+            importlib.import_module(name)
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -353,3 +347,4 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
+    threading.Thread(target=_warm_up, name="orbit-warm-up", daemon=True).start()
