@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from traitlets.config import Config
+
+from orbit_nb import formats
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "provider_comparison.ipynb"
@@ -114,35 +115,12 @@ def write_report(nb: nbformat.NotebookNode, out: Path) -> None:
     out.write_text(body, encoding="utf-8")
 
 
-# -- formatting: dollars as dollars, seconds with two decimals, tokens with separators
+# Dollars, seconds and tokens read as in every orbit display.
+dollars, seconds, tokens = formats.usd, formats.seconds, formats.tokens
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def dollars(value: Any) -> str:
-    """``$12.40``, ``$0.0512``, ``$0.000297``: cents for a dollar or more, else
-    three significant digits; never scientific notation."""
-    if _missing(value):
-        return "n/a"
-    amount = abs(float(value))
-    sign = "-" if value < 0 else ""
-    if amount >= 1 or amount == 0:
-        return f"{sign}${amount:,.2f}"
-    decimals = max(2, 2 - math.floor(math.log10(amount)))
-    text = f"{amount:.{decimals}f}".rstrip("0")
-    if len(text.split(".")[1]) < 2:
-        text = f"{amount:.2f}"
-    return f"{sign}${text}"
-
-
-def seconds(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{float(value):,.2f} s"
-
-
-def tokens(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{round(float(value)):,}"
+    return formats.is_missing(value)
 
 
 def summary_table(summary: dict[str, Any]) -> str:
