@@ -1,30 +1,37 @@
-"""``%%orbit`` in a real browser: JupyterLab and Notebook 7, driven by chromium.
+"""The ``%%orbit`` result view, looked at in a real browser: JupyterLab and Notebook 7.
 
-A notebook runs a 3 models x 2 prompts ``%%orbit`` cell against LLMock, whose
-Anthropic answers are hostile HTML, in each front-end: every cell runs, in the
-venv's kernel, the calls all succeed, and nothing in the answers runs in the
-page. A screenshot of each front-end lands in ``tests/artifacts/``.
+One notebook runs, in each front-end, a 3 models x 3 prompts ``%%orbit`` cell
+and a ``--background`` cell against LLMock. OpenAI answers in Markdown (with
+dollar amounts, which JupyterLab's math typesetting must leave alone),
+Anthropic with hostile HTML and a ``javascript:`` link, Gemini with LLMock's
+default text. The checks read the rendered page: geometry and computed styles,
+not the HTML string. Screenshots of each front-end, light and dark, land in
+``tests/artifacts/``.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser import (
-    UI,
     UIS,
     JupyterServer,
+    NotebookPage,
     chromium_browser,
     close_notebook,
     jupyter_lab,
     open_notebook,
 )
-from llmock.scenarios import Match, Reply
+from llmock.scenarios import Delay, Match, Reply
 from llmock.testing import LLMockServer
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Locator, Page
+from playwright.sync_api import Error as PlaywrightError
 
 from conftest import mock_env
 
@@ -32,21 +39,52 @@ pytestmark = pytest.mark.timeout(300)  # the first test also starts the server a
 
 VENV = Path(__file__).resolve().parents[1] / ".venv"
 MODELS = "anthropic:claude-haiku-4-5,openai:gpt-4o-mini,gemini:gemini-2.5-flash"
-HOSTILE = '<img src=x onerror="window.__orbit_xss=1"> <script>window.__orbit_xss=2</script>'
+TOPICS = ["a", "b", "c"]
+BACKGROUND_MODELS = "openai:gpt-4.1-mini,anthropic:claude-sonnet-4-5"
+BACKGROUND_DELAY = 2.0  # seconds LLMock holds each background call: long enough to see progress
+
+MARKDOWN = """## Title
+
+Plans cost $5 and $10 a month.
+
+- first point
+- second point
+
+```python
+print("fenced")
+```
+"""
+HOSTILE = (
+    '<img src=x onerror="window.__orbit_xss=1"> '
+    "<script>window.__orbit_xss=2</script> "
+    "[click](javascript:window.__orbit_xss=3)"
+)
+
 CELLS = [
+    "import sys\nprint(sys.prefix)",
     "%load_ext orbit_nb",
-    'topic = ["a", "b"]',
+    f"topic = {TOPICS!r}",
     f"%%orbit -m {MODELS} --no-cache\nExplain {{topic}}.",
-    "import json, sys\n"
-    "print(json.dumps([sys.prefix, len(_orbit), int(_orbit['status'].eq('ok').sum())]))",
+    f"%%orbit --background -m {BACKGROUND_MODELS} --no-cache -o bg\nSummarize {{topic}}.",
 ]
+PREFIX, MAIN, BACKGROUND = 0, 3, 4
+ROOT = ".jp-OutputArea-output > div.orbit-nb"  # one root per display
+WIDGET = "application/vnd.jupyter.widget-view+json"
+WCAG_AA = 4.5
+
+
+# -- fixtures ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def view_llmock() -> Iterator[LLMockServer]:
+    """LLMock with the answers the view is checked against, for every call of the module."""
     with LLMockServer() as server:
         server.state.scenarios.add(
-            Reply(text=HOSTILE, times=None, match=Match(provider="anthropic"))
+            Reply(text=MARKDOWN, times=None, match=Match(provider="openai")),
+            Reply(text=HOSTILE, times=None, match=Match(provider="anthropic")),
+            Delay(BACKGROUND_DELAY, times=None, match=Match(model="gpt-4.1-mini")),
+            Delay(BACKGROUND_DELAY, times=None, match=Match(model="claude-sonnet-4-5")),
         )
         yield server
 
@@ -66,19 +104,325 @@ def chromium() -> Iterator[Browser]:
         yield browser
 
 
-@pytest.mark.parametrize("ui", UIS)
-def test_orbit_cell_runs_and_no_answer_runs_in_the_page(
-    ui: UI, chromium: Browser, jupyter: JupyterServer
-) -> None:
-    notebook = open_notebook(chromium, jupyter, ui, f"smoke-{ui}.ipynb", CELLS)
+@dataclass
+class Shown:
+    """The notebook after its run, in one front-end."""
+
+    notebook: NotebookPage
+    outputs: list[list[dict[str, Any]]]
+    background_history: list[list[list[str]]]  # the background cell's outputs' mime types
+
+    @property
+    def page(self) -> Page:
+        return self.notebook.page
+
+    def cell(self, index: int) -> Locator:
+        return self.notebook.cell(index)
+
+    def root(self, index: int = MAIN) -> Locator:
+        roots = self.cell(index).locator(ROOT)
+        assert roots.count() == 1, f"{roots.count()} result views in cell {index}"
+        return roots.first
+
+
+# Records the mime types of the background cell's outputs at every change, so the
+# order "progress, then result in its place" is seen without racing the run.
+_RECORD_OUTPUTS = f"""() => {{
+  const cell = window.jupyterapp.shell.currentWidget.content.widgets[{BACKGROUND}];
+  window.__orbit_outputs = [];
+  cell.model.outputs.changed.connect(outputs => {{
+    window.__orbit_outputs.push(outputs.toJSON().map(o => Object.keys(o.data || {{}}).sort()));
+  }});
+}}"""
+
+
+@pytest.fixture(scope="module", params=UIS)
+def shown(
+    request: pytest.FixtureRequest, chromium: Browser, jupyter: JupyterServer
+) -> Iterator[Shown]:
+    """The notebook run to the end (the background run included) in JupyterLab, then
+    in Notebook 7."""
+    ui = request.param
+    notebook = open_notebook(chromium, jupyter, ui, f"view-{ui}.ipynb", CELLS)
     try:
+        notebook.page.evaluate(_RECORD_OUTPUTS)
         outputs = notebook.run_all()
-        prefix, rows, ok = json.loads(outputs[3][0]["text"])
-        assert Path(prefix) == VENV
-        assert rows == ok == 6, outputs[2]
-        output = notebook.cell(2).locator(".jp-OutputArea")
-        assert output.locator("script, img, [onerror]").count() == 0
-        assert notebook.page.evaluate("typeof window.__orbit_xss") == "undefined"
-        notebook.screenshot("smoke", output)
+        _wait_for_background(notebook)
+        history = notebook.page.evaluate("window.__orbit_outputs")
+        yield Shown(notebook, outputs, history)
     finally:
         close_notebook(notebook)
+
+
+def _wait_for_background(notebook: NotebookPage) -> None:
+    cell = notebook.cell(BACKGROUND)
+    progress = cell.locator(".orbit-nb-progress")
+    result = cell.locator(ROOT)
+    # The progress bar shows while LLMock holds the calls: screenshot it if it is still
+    # there (a best effort: the order itself is checked from the recorded outputs).
+    progress.or_(result).first.wait_for(timeout=60_000)
+    with contextlib.suppress(PlaywrightError):
+        progress.first.scroll_into_view_if_needed(timeout=2_000)
+        notebook.screenshot("background-progress")
+    result.wait_for(timeout=60_000)
+
+
+# -- page measurements ----------------------------------------------------------------------
+
+# The part of an element not clipped by an ancestor's overflow, and its output area.
+_GEOMETRY = """el => {
+  const box = r => ({left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+                     width: r.width, height: r.height});
+  const own = el.getBoundingClientRect();
+  let seen = box(own);
+  // body and html do not count: JupyterLab's body is 0 px tall with overflow hidden.
+  for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+    const s = getComputedStyle(p);
+    if (s.overflowX === 'visible' && s.overflowY === 'visible') continue;
+    const r = p.getBoundingClientRect();
+    seen = {left: Math.max(seen.left, r.left), top: Math.max(seen.top, r.top),
+            right: Math.min(seen.right, r.right), bottom: Math.min(seen.bottom, r.bottom)};
+    seen.width = Math.max(0, seen.right - seen.left);
+    seen.height = Math.max(0, seen.bottom - seen.top);
+  }
+  const area = el.closest('.jp-OutputArea');
+  return {own: box(own), seen, area: area && box(area.getBoundingClientRect())};
+}"""
+
+# Every visible text element under a root: its text, colour, and the colour it sits on
+# (backgrounds composited up to the first opaque one, white below everything).
+_TEXT_COLOURS = """root => {
+  const rgba = c => {
+    const m = c.match(/^rgba?\\(([^)]*)\\)$/);
+    if (!m) return null;
+    const v = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
+  const over = (top, under) => {
+    const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
+  };
+  const background = el => {
+    const layers = [];
+    for (let p = el; p; p = p.parentElement) {
+      const c = rgba(getComputedStyle(p).backgroundColor);
+      if (c === null) return null;
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let colour = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) colour = over(layer, colour);
+    return colour;
+  };
+  const out = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || seen.has(el) || el.closest('style')) continue;
+    seen.add(el);
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const fg = rgba(getComputedStyle(el).color), bg = background(el);
+    out.push({text: el.textContent.trim().slice(0, 60), cls: el.className, tag: el.tagName,
+              fg: fg && bg && over(fg, bg), bg});
+  }
+  return out;
+}"""
+
+
+def geometry(locator: Locator) -> dict[str, Any]:
+    locator.scroll_into_view_if_needed()
+    result: dict[str, Any] = locator.evaluate(_GEOMETRY)
+    return result
+
+
+def luminance(rgb: list[float]) -> float:
+    def channel(value: float) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(fg: list[float], bg: list[float]) -> float:
+    """The WCAG contrast ratio of two opaque sRGB colours."""
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def low_contrast(root: Locator) -> list[str]:
+    """Text elements under ``root`` whose colour contrasts less than WCAG AA with what
+    they sit on."""
+    problems = []
+    for item in root.evaluate(_TEXT_COLOURS):
+        assert item["fg"] is not None, f"unreadable colours: {item}"
+        ratio = contrast(item["fg"], item["bg"])
+        if ratio < WCAG_AA:
+            problems.append(f"{ratio:.2f}:1 {item['tag']}.{item['cls']} {item['text']!r} {item}")
+    return problems
+
+
+def answers(shown: Shown, provider: str) -> Locator:
+    """The answer elements of ``provider``'s column of the main grid."""
+    root = shown.root()
+    models = root.locator("th.orbit-nb-model").all_inner_texts()
+    column = [i for i, name in enumerate(models) if name.startswith(f"{provider}:")]
+    assert len(column) == 1, models
+    # Row cells: the prompt's th comes first, so the model's td is at column + 2.
+    return root.locator(
+        f"table.orbit-nb-grid > tbody > tr > td:nth-child({column[0] + 2}) .orbit-nb-answer"
+    )
+
+
+# -- the checks ------------------------------------------------------------------------------
+
+
+def test_notebook_ran_in_the_venv_with_one_view_per_display(shown: Shown) -> None:
+    prefix = "".join(o.get("text", "") for o in shown.outputs[PREFIX]).strip()
+    assert Path(prefix) == VENV, prefix
+    root = shown.root()
+    assert root.locator(".orbit-nb-head").count() == 1
+    assert root.locator("th.orbit-nb-prompt[scope=row]").count() == len(TOPICS)
+    models = root.locator("th.orbit-nb-model").all_inner_texts()
+    assert sorted(models) == sorted(MODELS.split(","))
+    assert root.locator(".orbit-nb-card").count() == len(TOPICS) * 3
+    assert root.locator(".orbit-nb-card .orbit-nb-answer").count() == len(TOPICS) * 3
+    assert root.locator(".orbit-nb-card .orbit-nb-foot").count() == len(TOPICS) * 3
+
+
+def test_answers_are_visible_inside_the_output_and_left_aligned(shown: Shown) -> None:
+    root = shown.root()
+    area = geometry(root)["area"]
+    assert area["height"] > 100, f"the output area is a {area['height']} px strip"
+    cards = root.locator(".orbit-nb-answer")
+    for i in range(cards.count()):
+        answer = cards.nth(i)
+        box = geometry(answer)
+        own, seen, area = box["own"], box["seen"], box["area"]
+        text = answer.inner_text()
+        assert own["width"] > 50 and own["height"] > 10, (text, own)
+        # Nothing of it is cut off by an ancestor's overflow ...
+        assert seen["width"] >= own["width"] - 1 and seen["height"] >= own["height"] - 1, (
+            text,
+            own,
+            seen,
+        )
+        # ... and it lies inside the cell's output area.
+        assert own["left"] >= area["left"] - 1 and own["right"] <= area["right"] + 1, (text, box)
+        assert own["top"] >= area["top"] - 1 and own["bottom"] <= area["bottom"] + 1, (text, box)
+        assert answer.is_visible()
+        aligned = answer.evaluate(
+            "el => [el, ...el.querySelectorAll('*')].map(e => getComputedStyle(e).textAlign)"
+        )
+        assert set(aligned) <= {"left", "start"}, (text, aligned)
+
+
+def test_markdown_answers_render_as_markup(shown: Shown) -> None:
+    for answer in answers(shown, "openai").all():
+        assert answer.locator("h2").inner_text().strip() == "Title"
+        assert answer.locator("li").all_inner_texts() == ["first point", "second point"]
+        assert 'print("fenced")' in answer.locator("pre code").inner_text()
+        assert answer.locator("pre code").is_visible()
+        assert "#" not in answer.locator("h2").inner_text()
+
+
+def test_dollar_amounts_show_as_text_not_math(shown: Shown) -> None:
+    """JupyterLab typesets $...$ in HTML outputs as TeX unless told not to."""
+    root = shown.root()
+    typeset = root.locator("mjx-container, .MathJax, .katex")
+    assert typeset.count() == 0, typeset.first.evaluate("el => el.parentElement.outerHTML")
+    for answer in answers(shown, "openai").all():
+        assert "Plans cost $5 and $10 a month." in answer.inner_text()
+    stats = root.locator(".orbit-nb-head").inner_text()
+    assert re.search(r"spent \$\d", stats), stats
+
+
+def test_hostile_answer_shows_as_inert_text(shown: Shown) -> None:
+    page = shown.page
+    assert page.evaluate("typeof window.__orbit_xss") == "undefined"
+    output = shown.cell(MAIN).locator(".jp-OutputArea")
+    assert output.locator("script").count() == 0
+    assert output.locator("img, iframe, object, embed").count() == 0
+    assert output.locator("[onerror], [onload], [onclick]").count() == 0
+    hrefs = output.locator("a[href]").evaluate_all("els => els.map(a => a.href)")
+    assert not [h for h in hrefs if h.strip().lower().startswith("javascript:")], hrefs
+    hostile = answers(shown, "anthropic")
+    assert hostile.count() == len(TOPICS)
+    for answer in hostile.all():
+        text = answer.inner_text()
+        assert "<script>window.__orbit_xss=2</script>" in text, text
+        assert '<img src=x onerror="window.__orbit_xss=1">' in text, text
+        assert "click" in text, text
+        for link in answer.locator("a").all():
+            link.click()
+    assert page.evaluate("typeof window.__orbit_xss") == "undefined"
+
+
+def test_usage_table_is_visible_and_fits(shown: Shown) -> None:
+    costs = shown.root().locator(".orbit-nb-costs table")
+    assert costs.count() == 1
+    table = costs.first
+    assert table.is_visible()
+    box = geometry(table)
+    own, area = box["own"], box["area"]
+    assert own["height"] > 40, own
+    fits = own["width"] <= area["width"] + 1
+    scrolls = table.evaluate(
+        """el => { for (let p = el.parentElement; p && !p.classList.contains('jp-OutputArea');
+                        p = p.parentElement) {
+             const s = getComputedStyle(p).overflowX;
+             if ((s === 'auto' || s === 'scroll') && p.scrollWidth > p.clientWidth) return true;
+           } return false; }"""
+    )
+    assert fits or scrolls, box
+    assert own["left"] >= area["left"] - 1, box
+    text = table.inner_text()
+    for model in MODELS.split(","):
+        assert model in text, text
+    assert "total" in text, text
+
+
+def test_background_result_replaces_its_progress(shown: Shown) -> None:
+    history = shown.background_history
+    widget_at = [i for i, types in enumerate(history) if any(WIDGET in t for t in types)]
+    assert widget_at, f"no progress widget was ever shown: {history}"
+    final = history[-1]
+    assert not any(WIDGET in t for t in final), history
+    assert sum("text/html" in t for t in final) == 1, history
+    cell = shown.cell(BACKGROUND)
+    assert cell.locator(".orbit-nb-progress").count() == 0
+    root = shown.root(BACKGROUND)
+    assert root.locator(".orbit-nb-card").count() == len(TOPICS) * 2
+    shown_text = cell.locator(".jp-OutputArea").inner_text()
+    assert not re.search(r"\d+/\d+ calls", shown_text), shown_text
+    assert "result in bg" in root.locator(".orbit-nb-head").inner_text()
+    shown.page.evaluate("el => el.scrollIntoView()", root.element_handle())
+    shown.notebook.screenshot("background-done")
+
+
+def test_light_theme_contrast(shown: Shown) -> None:
+    root = shown.root()
+    assert shown.page.evaluate("document.body.dataset.jpThemeLight") == "true"
+    root.scroll_into_view_if_needed()
+    shown.notebook.screenshot("light")
+    shown.notebook.screenshot("light-view", root)
+    assert low_contrast(root) == []
+
+
+def test_dark_theme_renders_with_readable_contrast(shown: Shown) -> None:
+    notebook = shown.notebook
+    root = shown.root()
+    notebook.set_theme("JupyterLab Dark")
+    try:
+        root.scroll_into_view_if_needed()
+        notebook.screenshot("dark")
+        notebook.screenshot("dark-view", root)
+        colours = answers(shown, "openai").first.evaluate(_TEXT_COLOURS)
+        text = next(c for c in colours if c["tag"] == "P")
+        assert contrast(text["fg"], text["bg"]) >= WCAG_AA, text
+        assert luminance(text["bg"]) < 0.2, f"the card stayed light in the dark theme: {text}"
+        assert low_contrast(root) == []
+    finally:
+        notebook.set_theme("JupyterLab Light")  # the theme is a user setting both UIs share
