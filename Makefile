@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(PY) bench/concurrency.py
 	$(PY) bench/cache.py
 	$(PY) bench/kernel_responsiveness.py
+	$(PY) bench/result_view.py --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

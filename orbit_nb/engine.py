@@ -59,6 +59,7 @@ T = TypeVar("T")
 #: any call), failed (an internal error).
 JobState = Literal["running", "cancelling", "done", "cancelled", "interrupted", "refused", "failed"]
 _POLL = 0.1  # seconds between checks while a caller waits: keeps interrupts prompt
+_CANCEL_WAIT = 0.25  # seconds an interrupted await blocks for the cancel to land
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:
@@ -472,8 +473,12 @@ class Engine:
                     on_tick()
         except BaseException:
             job.interrupt()
-            # Let the cancel land (milliseconds) so the job's rows are final.
-            await asyncio.wait({waiter}, timeout=1.0)
+            # Let the cancel land (milliseconds) so the job's rows are final. A short
+            # blocking wait: after an interrupt a kernel's loop wakes for timers only
+            # at its next I/O event, so an awaited wait here lags by half a second.
+            concurrent.futures.wait([job.future], timeout=_CANCEL_WAIT)
+            if not job.future.done():
+                await asyncio.wait({waiter}, timeout=1.0)
             raise
         waiter.result()  # re-raise what stopped the run (e.g. a BudgetError)
 

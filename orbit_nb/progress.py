@@ -131,9 +131,10 @@ class NotebookProgress:
         from IPython.display import display
 
         bar = widgets.IntProgress(value=0, min=0, max=max(snap.total, 1))
-        bar.layout.width = "16em"
-        text = widgets.HTML()
-        self._box = widgets.HBox([bar, text])
+        bar.layout.width = "12em"
+        text = widgets.HTML(layout=widgets.Layout(width="auto", flex="1 1 auto"))
+        # The line wraps under the bar in a narrow output rather than overflowing it.
+        self._box = widgets.HBox([bar, text], layout=widgets.Layout(flex_flow="row wrap"))
         self._box.add_class("orbit-nb-progress")
         self._handle = display(self._box, display_id=True)
 

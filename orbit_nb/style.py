@@ -15,12 +15,12 @@ __all__ = ["THEME_CSS", "scoped"]
 _LIGHT = (
     "--orbit-nb-err:#b3261e;--orbit-nb-err-bg:#fdecea;--orbit-nb-good:#1e6b34;"
     "--orbit-nb-good-bg:#e6f4ea;--orbit-nb-info:#0b57d0;--orbit-nb-info-bg:#e8f0fe;"
-    "--orbit-nb-warn:#7a4a00;--orbit-nb-warn-bg:#fef3e0;"
+    "--orbit-nb-warn:#7a4a00;--orbit-nb-warn-bg:#fef3e0;--orbit-nb-muted:#4d4d4d;"
 )
 _DARK = (
     "--orbit-nb-err:#ffb4ab;--orbit-nb-err-bg:#3b1512;--orbit-nb-good:#8fd9a5;"
     "--orbit-nb-good-bg:#12301c;--orbit-nb-info:#a8c7fa;--orbit-nb-info-bg:#152a4a;"
-    "--orbit-nb-warn:#ffd08a;--orbit-nb-warn-bg:#3a2a0c;"
+    "--orbit-nb-warn:#ffd08a;--orbit-nb-warn-bg:#3a2a0c;--orbit-nb-muted:#c8c8c8;"
 )
 _DARK_PAGES = (
     "body[data-jp-theme-light='false'] .orbit-nb,"
@@ -30,7 +30,7 @@ _DARK_PAGES = (
 #: The root's colours and type; the other rules of a display come after it.
 THEME_CSS = (
     ".orbit-nb{" + _LIGHT + "--orbit-nb-fg:var(--jp-content-font-color1,#1f1f1f);"
-    "--orbit-nb-muted:var(--jp-content-font-color2,#474747);"
+    # JupyterLab's own secondary text colour is only 4.6:1 on white: ours is darker.
     "--orbit-nb-line:var(--jp-border-color2,#d0d0d0);"
     "--orbit-nb-card:var(--jp-layout-color1,#ffffff);"
     "--orbit-nb-raised:var(--jp-layout-color2,#f2f2f2);"

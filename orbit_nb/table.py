@@ -132,6 +132,7 @@ _CSS = """
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table>tbody>tr:hover{background:none}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table thead th{font-weight:600;
  border-bottom:1px solid var(--jp-border-color1,#bdbdbd)}
+.orbit-nb .orbit-nb-table-wrap .orbit-nb-table th.orbit-nb-corner,
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table tbody th,
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table td.orbit-nb-text{text-align:left}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table tbody th{font-weight:600}
@@ -140,7 +141,7 @@ _CSS = """
 .orbit-nb .orbit-nb-table-wrap.orbit-nb-wrap .orbit-nb-table td{text-align:left;
  white-space:pre-wrap;min-width:16em;max-width:40em;overflow-wrap:anywhere}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-note{margin:4px 0 0;font-size:90%;
- color:var(--jp-content-font-color2,inherit)}
+ color:var(--orbit-nb-muted)}
 """
 
 
@@ -153,8 +154,11 @@ def render_html(df: pd.DataFrame, layout: Layout) -> str:
     return scoped(_CSS, table_html(df, layout))
 
 
-def table_html(df: pd.DataFrame, layout: Layout) -> str:
-    """The table's HTML without a root: for a display that carries :data:`TABLE_CSS`."""
+def table_html(df: pd.DataFrame, layout: Layout, *, column_note: bool = True) -> str:
+    """The table's HTML without a root: for a display that carries :data:`TABLE_CSS`.
+
+    ``column_note`` says under the table when the compact columns leave some out.
+    """
     shown = display_frame(df, layout)
     text: set[object] = {c for c in shown.columns if _is_text(df, c, layout)}
     corner = html.escape(str(shown.columns.name or ""))
@@ -163,7 +167,7 @@ def table_html(df: pd.DataFrame, layout: Layout) -> str:
     notes = [layout.note] if layout.note else []
     if len(df) > _MAX_ROWS:
         notes.append(f"{len(df):,} rows; the middle ones are not drawn (all are in the frame)")
-    if list(layout.columns) and len(shown.columns) < len(df.columns):
+    if column_note and list(layout.columns) and len(shown.columns) < len(df.columns):
         notes.append(
             f"{len(shown.columns)} of {len(df.columns)} columns shown; all are in the frame"
         )
@@ -233,7 +237,7 @@ class Table(pd.DataFrame):
 
     def _table_html(self) -> str:
         """The table without its own root and styles (inside another display)."""
-        return table_html(pd.DataFrame(self), self._layout())
+        return table_html(pd.DataFrame(self), self._layout(), column_note=False)
 
     def __repr__(self) -> str:
         return render_text(pd.DataFrame(self), self._layout())

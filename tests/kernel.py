@@ -105,6 +105,7 @@ class Kernel:
         self.kc = kc
         #: iopub messages that belong to a cell other than the one being run.
         self.stray: list[dict[str, Any]] = []
+        self.interrupted_at = 0.0  # time.monotonic() of the last interrupt()
 
     def execute(self, code: str, timeout: float = CELL_TIMEOUT, **kwargs: Any) -> Cell:
         """Run ``code``; return its reply and messages once the kernel is idle again."""
@@ -178,10 +179,17 @@ class Kernel:
         msg_id = self.kc.execute(code)
         wait_for_answers(server, answered, held)
         interrupted = time.monotonic()
+        self.interrupted_at = interrupted  # CLOCK_MONOTONIC: the kernel's clock too
         self.km.interrupt_kernel()
         reply = self.reply_to(msg_id)
         latency = time.monotonic() - interrupted
         return Cell(reply, self.drain(msg_id), latency), latency
+
+    def cancel_latency(self) -> float:
+        """Seconds from the last interrupt to the end of the kernel's last orbit run
+        (its calls cancelled, its rows final): what orbit owns of an interrupt."""
+        ended = self.evaluate("orbit_nb.jobs()[-1].ended")
+        return float(ended) - self.interrupted_at
 
 
 def wait_for_answers(server: LLMockServer, answered: int, held: int) -> None:

@@ -68,6 +68,28 @@ CELLS = [
     f"%%orbit --background -m {BACKGROUND_MODELS} --no-cache -o bg\nSummarize {{topic}}.",
 ]
 PREFIX, MAIN, BACKGROUND = 0, 3, 4
+
+# The README's picture: a plain comparison with answers like real ones.
+README_ANSWERS = {
+    "claude-opus-4-1": (
+        "**Slow start** grows the congestion window exponentially: it starts at a few "
+        "segments and doubles every round trip until loss or `ssthresh`.\n\n"
+        "- fast to find the available bandwidth\n- backs off on the first loss"
+    ),
+    "gpt-4.1": (
+        "TCP slow start doubles the *congestion window* each RTT, so a new connection "
+        "probes capacity quickly without flooding the network."
+    ),
+    "gemini-2.5-pro": (
+        "### In one line\nThe sender begins with a small window and doubles it per "
+        "round trip.\n\n```text\ncwnd: 10 → 20 → 40 → … until loss\n```"
+    ),
+}
+README_CELLS = [
+    "%load_ext orbit_nb",
+    "%%orbit -m anthropic:claude-opus-4-1,openai:gpt-4.1,gemini:gemini-2.5-pro -n 2\n"
+    "Explain TCP slow start in two sentences.",
+]
 ROOT = ".jp-OutputArea-output > div.orbit-nb"  # one root per display
 WIDGET = "application/vnd.jupyter.widget-view+json"
 WCAG_AA = 4.5
@@ -81,6 +103,7 @@ def view_llmock() -> Iterator[LLMockServer]:
     """LLMock with the answers the view is checked against, for every call of the module."""
     with LLMockServer() as server:
         server.state.scenarios.add(
+            *(Reply(text=t, times=None, match=Match(model=m)) for m, t in README_ANSWERS.items()),
             Reply(text=MARKDOWN, times=None, match=Match(provider="openai")),
             Reply(text=HOSTILE, times=None, match=Match(provider="anthropic")),
             Delay(BACKGROUND_DELAY, times=None, match=Match(model="gpt-4.1-mini")),
@@ -426,3 +449,17 @@ def test_dark_theme_renders_with_readable_contrast(shown: Shown) -> None:
         assert low_contrast(root) == []
     finally:
         notebook.set_theme("JupyterLab Light")  # the theme is a user setting both UIs share
+
+
+def test_readme_screenshot(chromium: Browser, jupyter: JupyterServer) -> None:
+    """The README's picture of a %%orbit result (tests/artifacts/lab-readme.png;
+    docs/result-view.png is a copy of it)."""
+    notebook = open_notebook(chromium, jupyter, "lab", "readme.ipynb", README_CELLS)
+    try:
+        notebook.run_all()
+        root = notebook.cell(len(README_CELLS) - 1).locator(ROOT)
+        assert root.locator(".orbit-nb-card").count() == 3
+        assert root.locator("code").count() >= 2  # Markdown rendered
+        assert notebook.screenshot("readme", root).stat().st_size > 10_000
+    finally:
+        close_notebook(notebook)

@@ -30,7 +30,10 @@ from kernel import (
 )
 
 PROMPTS = 3
-INTERRUPT_BUDGET = 1.0  # seconds from interrupt_kernel() to the cell's reply
+INTERRUPT_BUDGET = 1.0  # seconds from interrupt_kernel() to the run's end (calls cancelled)
+# Seconds to the cell's reply: IPython then renders a traceback, which takes most of
+# a second on a busy machine; that part is not orbit's.
+REPLY_BUDGET = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +81,9 @@ def test_interrupt_await_acompare_keeps_finished_rows(
     cell, latency = kernel.interrupt(call, llmock_server, answered=PROMPTS, held=PROMPTS)
     print(f"\nawait acompare(): interrupt -> execute_reply in {latency * 1000:.0f} ms")
     print(f"  cell ended with {cell.status}: {cell.reply.get('ename')}")
-    assert latency < INTERRUPT_BUDGET
+    print(f"  interrupt -> run ended in {kernel.cancel_latency() * 1000:.0f} ms")
+    assert kernel.cancel_latency() < INTERRUPT_BUDGET
+    assert latency < REPLY_BUDGET
     report = json.loads(kernel.run("_report(orbit_nb.jobs()[-1].frame())"))
     assert_rows(report, prompts, "cancelled")
 

@@ -155,11 +155,12 @@ class Orbit(Magics):
 
     def _background(self, job: Job, var: str) -> None:
         self.background[var] = job
-        progress = NotebookProgress(job, f"background → {var}", show_after=0.0)
+        # Printed first, worded to stay true once the run ends (the bar below is replaced).
         print(
-            f"Running {job.total} calls in the background; the DataFrame lands in {var}. "
-            f"%orbit jobs shows progress, %orbit cancel {var} stops it."
+            f"Started {job.total} calls in the background; the DataFrame lands in {var}. "
+            f"%orbit jobs lists runs, %orbit cancel {var} stops this one."
         )
+        progress = NotebookProgress(job, f"background → {var}", show_after=0.0)
         watcher = threading.Thread(
             target=contextvars.copy_context().run,
             args=(self._watch, job, var, progress),

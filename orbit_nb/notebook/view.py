@@ -76,7 +76,9 @@ _CSS = """
 .orbit-nb .orbit-nb-answer pre{margin:.35em 0}
 .orbit-nb .orbit-nb-answer ul,.orbit-nb .orbit-nb-answer ol{padding-left:1.4em}
 .orbit-nb .orbit-nb-answer pre{background:var(--orbit-nb-raised);padding:6px 8px;
- border-radius:4px;overflow-x:auto;white-space:pre}
+ border-radius:4px;overflow-x:auto}
+.orbit-nb .orbit-nb-answer pre,.orbit-nb .orbit-nb-answer pre code{white-space:pre;
+ overflow-wrap:normal;word-break:normal}
 .orbit-nb .orbit-nb-answer code{font-family:var(--jp-code-font-family,monospace);font-size:92%}
 .orbit-nb .orbit-nb-answer table{border-collapse:collapse;margin:.35em 0}
 .orbit-nb .orbit-nb-answer th,.orbit-nb .orbit-nb-answer td{border:1px solid var(--orbit-nb-line);
@@ -229,11 +231,12 @@ def _card(samples: Sequence[_Call], marks: Sequence[str]) -> str:
 
 
 def _prompt_header(pid: str, prompt: str) -> str:
+    """The row's prompt id, and its prompt unless the id already spells it out."""
     text = prompt if len(prompt) <= _PROMPT_CHARS else prompt[: _PROMPT_CHARS - 1] + "…"
+    shown = "" if prompt in pid else f"<div class='orbit-nb-ptext'>{html.escape(text)}</div>"
     return (
         "<th class='orbit-nb-prompt' scope='row'>"
-        f"<div class='orbit-nb-pid'>{html.escape(pid)}</div>"
-        f"<div class='orbit-nb-ptext'>{html.escape(text)}</div></th>"
+        f"<div class='orbit-nb-pid'>{html.escape(pid)}</div>{shown}</th>"
     )
 
 
@@ -284,6 +287,13 @@ class Comparison:
         self.title = title
         self.var = var
         self.max_prompts = max_prompts
+        self._calls: list[_Call] | None = None
+
+    def calls(self) -> list[_Call]:
+        """The frame's rows as the view reads them (read once; HTML and text share them)."""
+        if self._calls is None:
+            self._calls = _calls(self.df)
+        return self._calls
 
     def _where(self) -> str:
         return f"see {self.var}" if self.var else "they are in the DataFrame"
@@ -309,7 +319,7 @@ class Comparison:
         return "".join(out)
 
     def _repr_html_(self) -> str:
-        calls = _calls(self.df)
+        calls = self.calls()
         prompts, models, cells = _grid(calls)
         text = {str(c["prompt_id"]): str(c["prompt"] or "") for c in calls}
         shown = prompts[: self.max_prompts]
@@ -343,7 +353,7 @@ class Comparison:
         return f"<div class='orbit-nb-costs'><h4>Usage and cost</h4>{table._table_html()}</div>"
 
     def __repr__(self) -> str:
-        calls = _calls(self.df)
+        calls = self.calls()
         prompts, models, cells = _grid(calls)
         text = {str(c["prompt_id"]): str(c["prompt"] or "") for c in calls}
         lines = [self.title] if self.title else []
