@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Route, sync_playwright
+from browser import chromium_browser
+from playwright.sync_api import Page, Route
 
 from conftest import _PROVIDER_ENV
 
@@ -25,17 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 MODELS = ("anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash")
 DEMO_TIMEOUT = 240  # seconds; demo.py takes about 20 s here
-
-CHROMIUM = "/usr/bin/chromium"  # Playwright cannot download a browser of its own here
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 DOLLARS = re.compile(r"-?\$[\d,]+\.\d+")
@@ -91,18 +81,12 @@ def _local_only(route: Route) -> None:
 def report_page(demo: tuple[str, Path, Path]) -> Iterator[Page]:
     """The report, open in headless chromium."""
     _, out, _ = demo
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.route("**/*", _local_only)
-            page.goto(out.as_uri(), wait_until="load")
-            yield page
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.route("**/*", _local_only)
+        page.goto(out.as_uri(), wait_until="load")
+        yield page
 
 
 @pytest.mark.timeout(DEMO_TIMEOUT + 120)

@@ -111,6 +111,19 @@ def test_big_runs_are_summarised() -> None:
     assert len(repr(view)) < 12_000
 
 
+def test_big_runs_with_repeats_are_summarised() -> None:
+    models = (GPT, CLAUDE, ModelSpec("gemini", "gemini-2.5-flash"))
+    answer = "A fairly typical answer of a few sentences. " * 6
+    rows = [ok(f"p{i}", m, answer, repeat=r) for i in range(20) for m in models for r in range(5)]
+    view = Comparison(to_frame(rows), "300 calls", var="_orbit")
+    page = view._repr_html_()
+    assert len(page.encode()) <= 150_000, len(page)
+    assert "+10 more prompts: see _orbit" in page  # 10 rows of 15 answers
+    assert "sample 5/5" in page  # every sample of a drawn row is reachable
+    text = repr(view)
+    assert len(text) < 12_000 and "(+4 more samples)" in text
+
+
 def test_long_answers_are_capped_with_a_toggle() -> None:
     page = html_of([ok("p0", GPT, "\n\n".join(f"line {i}" for i in range(40)))])
     assert "orbit-nb-capped" in page and "orbit-nb-toggle" in page

@@ -6,7 +6,8 @@ Show all toggle), a footer with latency, tokens, cost and badges (cached,
 attempts, fastest, cheapest), or the error. Repeats are all reachable: the
 first sample shows, the others fold out under it. Above the grid, the run's
 counts, wall time, spend and cache savings; below it, the usage and cost table.
-Big runs are summarised: at most ``max_prompts`` prompt rows are drawn.
+Big runs are summarised: at most ``max_prompts`` prompt rows are drawn (by
+default 20, fewer when repeats would put more than 150 answers on the page).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["MAX_PROMPTS", "Comparison", "show"]
 
 #: Prompt rows drawn by default; the rest are counted and left in the DataFrame.
 MAX_PROMPTS = 20
+_MAX_SAMPLES = 150  # answers drawn by default: with repeats, fewer prompt rows
 _ANSWER_CHARS = 3000  # longer answers are cut in the view (never in the frame)
 _PROMPT_CHARS = 400
 _CAP_LINES = 12  # answers longer than this get a Show all toggle
@@ -272,7 +274,8 @@ class Comparison:
     """A result DataFrame shown as the result view; ``.df`` is the frame itself.
 
     ``var`` names the variable that holds the frame (the view points at it when
-    it leaves prompts out); ``max_prompts`` caps the prompt rows drawn.
+    it leaves prompts out); ``max_prompts`` caps the prompt rows drawn (default:
+    20, fewer when each row holds many samples).
     """
 
     def __init__(
@@ -281,13 +284,21 @@ class Comparison:
         title: str = "",
         *,
         var: str | None = None,
-        max_prompts: int = MAX_PROMPTS,
+        max_prompts: int | None = None,
     ) -> None:
         self.df = df
         self.title = title
         self.var = var
-        self.max_prompts = max_prompts
+        self._max_prompts = max_prompts
         self._calls: list[_Call] | None = None
+
+    def _rows_shown(self, prompts: Sequence[str], cells: Mapping[Any, list[_Call]]) -> int:
+        if self._max_prompts is not None:
+            return self._max_prompts
+        per_row = max((len(s) for s in cells.values()), default=1) * len(
+            {model for _, model in cells}
+        )
+        return min(MAX_PROMPTS, max(1, _MAX_SAMPLES // max(per_row, 1)))
 
     def calls(self) -> list[_Call]:
         """The frame's rows as the view reads them (read once; HTML and text share them)."""
@@ -322,7 +333,7 @@ class Comparison:
         calls = self.calls()
         prompts, models, cells = _grid(calls)
         text = {str(c["prompt_id"]): str(c["prompt"] or "") for c in calls}
-        shown = prompts[: self.max_prompts]
+        shown = prompts[: self._rows_shown(prompts, cells)]
         title = f"<div class='orbit-nb-title'>{html.escape(self.title)}</div>" if self.title else ""
         head = (
             f"<div class='orbit-nb-head'>{title}"
@@ -358,13 +369,16 @@ class Comparison:
         text = {str(c["prompt_id"]): str(c["prompt"] or "") for c in calls}
         lines = [self.title] if self.title else []
         lines.append(_stats(calls, _wall(self.df)))
-        for pid in prompts[: self.max_prompts]:
+        rows = self._rows_shown(prompts, cells)
+        for pid in prompts[:rows]:
             lines.append(f"== {pid}: {_one_line(text[pid], 100)}")
             for model in models:
-                for call in cells.get((pid, model), []):
-                    lines.append(f"-- {model}{_repeat(call)}: {_text_answer(call)}")
-        if len(prompts) > self.max_prompts:
-            lines.append(f"+{len(prompts) - self.max_prompts:,} more prompts: {self._where()}")
+                samples = cells.get((pid, model), [])
+                if samples:  # the first sample; the others are counted
+                    more = f" (+{len(samples) - 1} more samples)" if len(samples) > 1 else ""
+                    lines.append(f"-- {model}: {_text_answer(samples[0])}{more}")
+        if len(prompts) > rows:
+            lines.append(f"+{len(prompts) - rows:,} more prompts: {self._where()}")
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, str]:
@@ -376,10 +390,6 @@ def _one_line(text: str, chars: int) -> str:
     return flat if len(flat) <= chars else flat[: chars - 1] + "…"
 
 
-def _repeat(call: _Call) -> str:
-    return f" #{call['repeat']}" if call["repeat"] else ""
-
-
 def _text_answer(call: _Call) -> str:
     usage = " · ".join(_usage(call))
     if call.ok:
@@ -389,11 +399,12 @@ def _text_answer(call: _Call) -> str:
     return f"[{call['status']}]"
 
 
-def show(df: pd.DataFrame, *, max_prompts: int = MAX_PROMPTS, title: str = "") -> Comparison:
+def show(df: pd.DataFrame, *, max_prompts: int | None = None, title: str = "") -> Comparison:
     """The result view of a result DataFrame, for a notebook to display.
 
     Prompts as rows, models as columns, each answer rendered from Markdown (sanitized)
-    with its latency, tokens and cost; at most ``max_prompts`` prompt rows::
+    with its latency, tokens and cost; at most ``max_prompts`` prompt rows (by
+    default 20, fewer when repeats put many answers in each row)::
 
         df = orbit_nb.compare(["2+2?", "Capital of France?"], ["haiku", "gpt-4o-mini"])
         orbit_nb.show(df)
@@ -401,7 +412,9 @@ def show(df: pd.DataFrame, *, max_prompts: int = MAX_PROMPTS, title: str = "") -
     from ..frame import check_result
 
     check_result(df, _FIELDS, "show")
-    if isinstance(max_prompts, bool) or not isinstance(max_prompts, int) or max_prompts < 1:
+    if max_prompts is not None and (
+        isinstance(max_prompts, bool) or not isinstance(max_prompts, int) or max_prompts < 1
+    ):
         from ..errors import ParameterError
 
         raise ParameterError(f"max_prompts={max_prompts!r} must be a whole number >= 1")
