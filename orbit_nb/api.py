@@ -22,6 +22,8 @@ from .types import Row
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .table import Table
+
 __all__ = ["Jobs", "acompare", "compare", "estimate", "jobs", "start"]
 
 _JOBS: list[Job] = []
@@ -91,7 +93,7 @@ def start(
 class Jobs(list[Job]):
     """Runs, oldest first; a notebook shows them as a table (see :meth:`frame`)."""
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> Table:
         """One row per run: run_id, state, calls, answered, ok, errors, wall_s, spent_usd."""
         import pandas as pd
 
@@ -102,7 +104,7 @@ class Jobs(list[Job]):
         return as_table(df.set_index("run_id"))
 
     def _repr_html_(self) -> str:
-        return str(self.frame()._repr_html_())  # type: ignore[operator]
+        return self.frame()._repr_html_()
 
     def __repr__(self) -> str:
         return repr(self.frame()) if self else "no runs yet"

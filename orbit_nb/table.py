@@ -134,16 +134,18 @@ _CSS = """
  border-bottom:1px solid var(--jp-border-color1,#bdbdbd)}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table th.orbit-nb-corner,
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table tbody th,
-.orbit-nb .orbit-nb-table-wrap .orbit-nb-table td.orbit-nb-text{text-align:left}
+.orbit-nb .orbit-nb-table-wrap .orbit-nb-table .orbit-nb-text{text-align:left}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table tbody th{font-weight:600}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table td.orbit-nb-text{white-space:normal;min-width:6em;
- max-width:40em;overflow-wrap:anywhere}
+ max-width:40em;overflow-wrap:break-word}
 .orbit-nb .orbit-nb-table-wrap.orbit-nb-wrap .orbit-nb-table td{text-align:left;
  white-space:pre-wrap;min-width:16em;max-width:40em;overflow-wrap:anywhere}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-note{margin:4px 0 0;font-size:90%;
  color:var(--orbit-nb-muted)}
 """
 
+
+_TEXT_CLASS = " class='orbit-nb-text'"  # left-aligned, wrapped
 
 #: The rules a table needs inside another display's root.
 TABLE_CSS = _CSS
@@ -162,7 +164,10 @@ def table_html(df: pd.DataFrame, layout: Layout, *, column_note: bool = True) ->
     shown = display_frame(df, layout)
     text: set[object] = {c for c in shown.columns if _is_text(df, c, layout)}
     corner = html.escape(str(shown.columns.name or ""))
-    heads = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in shown.columns)
+    heads = "".join(
+        f"<th scope='col'{_TEXT_CLASS if c in text else ''}>{html.escape(str(c))}</th>"
+        for c in shown.columns
+    )
     rows = [_row(label, values, shown.columns, text) for label, values in _drawn(shown)]
     notes = [layout.note] if layout.note else []
     if len(df) > _MAX_ROWS:
@@ -183,8 +188,11 @@ def table_html(df: pd.DataFrame, layout: Layout, *, column_note: bool = True) ->
 def _is_text(df: pd.DataFrame, label: object, layout: Layout) -> bool:
     names = {header(str(c), layout.units.get(str(c))): c for c in df.columns}
     column = df[names[str(label)]]
+    dtype = column.dtype
     return not (
-        pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
     )
 
 
