@@ -27,9 +27,9 @@ from . import cache, pricing
 from .errors import BudgetError, EngineError
 from .estimate import bound_requests
 from .formats import usd
-from .history import record as record_history
 from .providers import build
 from .providers.base import Failure, Provider
+from .saver import Saver
 from .specs import Target
 from .types import Completion, Request, Row
 
@@ -116,6 +116,7 @@ class Job:
         # requests of concurrent runs are sent once too.
         self._inflight: dict[str, asyncio.Future[cache.Entry | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._saver = Saver(None, self.notes)  # replaced once the cache is open
         self._cancelling = False
         self._stopped_by: Literal["cancelled", "interrupted"] | None = None
         self.started = time.monotonic()  # reset when the engine starts the run
@@ -200,23 +201,33 @@ class Job:
         # thread does it, so neither the caller nor the engine loop waits on it.
         self._providers = await asyncio.to_thread(self._build_providers)
         store = await self._open_store()
+        self._saver = Saver(store, self.notes)
         if store is not None and self.plan.read_cache:
             await self._serve_hits(store)
         pending = [i for i, row in enumerate(self.rows) if row.status == "pending"]
         if self.plan.budget is not None:
             await self._check_budget([self.rows[i].request for i in pending])
+        writer = asyncio.create_task(self._saver.run())  # saves rows as they finish
+        try:
+            await self._calls(pending)
+        finally:
+            self._saver.close()
+            await asyncio.shield(writer)
+
+    async def _calls(self, pending: Sequence[int]) -> None:
+        """Run the calls of rows ``pending``; every row is final when this returns."""
         limits = {name: asyncio.Semaphore(n) for name, n in self.plan.limits.items()}
         self._tasks = [asyncio.create_task(self._call(i, limits)) for i in pending]
         if self._cancelling:
             self._cancel_tasks()
         if self._tasks:
             await asyncio.wait(self._tasks)
-        for row in self.rows:  # tasks cancelled before their first step never ran
-            if row.status == "pending":
+        for row, key in zip(self.rows, self.plan.keys, strict=True):
+            if row.status == "pending":  # tasks cancelled before their first step never ran
                 row.status = "cancelled"
                 row.error_message = "cancelled before it started"
+                self._saver.finished(row, key)
         self.finished = self.total
-        await self._persist(store)
 
     def _build_providers(self) -> dict[str, Provider]:
         assert self._engine is not None
@@ -245,6 +256,7 @@ class Job:
             cache.counters.hits += 1
             entry.fill(row)
             row.started_at = now
+            self._saver.finished(row, key)
             self.finished += 1
 
     async def _check_budget(self, requests: Sequence[Request]) -> None:
@@ -263,19 +275,6 @@ class Job:
                 "use fewer prompts or models, or raise the budget"
             )
 
-    async def _persist(self, store: cache.Store | None) -> None:
-        if store is not None:
-            fresh = cache.entries_of(self.rows, self.plan.keys)
-            try:
-                if fresh:
-                    await asyncio.to_thread(store.put_many, fresh, cache.ttl())
-            except Exception as exc:
-                self.notes.append(f"cache write failed ({cache.describe(exc)})")
-        try:
-            await asyncio.to_thread(record_history, self.rows)
-        except Exception as exc:
-            self.notes.append(f"history not recorded ({cache.describe(exc)})")
-
     async def _call(self, index: int, limits: Mapping[str, asyncio.Semaphore]) -> None:
         row, key = self.rows[index], self.plan.keys[index]
         name = row.request.model.provider
@@ -287,6 +286,7 @@ class Job:
             row.error_message = "cancelled before it finished"
             raise
         finally:
+            self._saver.finished(row, key)
             self.finished += 1
 
     async def _follow(self, row: Row, key: str) -> bool:

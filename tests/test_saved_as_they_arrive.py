@@ -1,0 +1,69 @@
+"""Answers are saved as they arrive: a process killed mid-run keeps what it was paid for.
+
+A client process runs a 200-call comparison at 20 calls in flight against the
+test's LLMock; it is killed with SIGKILL once more than 100 answers have come
+back. Its cache and history then hold the answered rows (saved within about a
+second of arriving), and a rerun asks only for the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from llmock.pytest_plugin import LLMock
+
+import orbit_nb
+
+CALLS, IN_FLIGHT = 200, 20
+MODEL = "openai:gpt-4o-mini"
+PROMPTS = [f"saved as it arrives: question {i}" for i in range(CALLS)]
+
+CLIENT = textwrap.dedent(
+    f"""
+    import orbit_nb
+    orbit_nb.compare({PROMPTS!r}, {MODEL!r}, concurrency={IN_FLIGHT}, timeout=120)
+    """
+)
+
+
+def answered(llmock: LLMock) -> int:
+    return sum(1 for r in llmock.requests if "count" not in r.path.lower())
+
+
+@pytest.mark.timeout(180)
+def test_a_killed_run_keeps_its_answers_and_a_rerun_sends_only_the_rest(
+    llmock: LLMock, tmp_path: Path
+) -> None:
+    llmock.delay(1.0, times=None)  # 200 calls at 20 in flight: about 10 s in all
+    client = subprocess.Popen([sys.executable, "-c", CLIENT], env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 120
+        while answered(llmock) < CALLS // 2 + IN_FLIGHT and time.monotonic() < deadline:
+            assert client.poll() is None, "the client ended before it was killed"
+            time.sleep(0.02)
+        time.sleep(1.5)  # longer than the saver's one-second batches
+    finally:
+        client.send_signal(signal.SIGKILL)
+        client.wait(timeout=30)
+    sent_before = answered(llmock)
+    assert sent_before < CALLS, "the run finished before it could be killed; slow LLMock down"
+
+    log = orbit_nb.history()
+    saved = int(log["status"].eq("ok").sum())
+    print(f"\nkilled after {sent_before} requests; {saved} answers in the history")
+    assert saved >= CALLS // 2, saved
+
+    llmock.reset()
+    again = orbit_nb.compare(PROMPTS, MODEL, concurrency=IN_FLIGHT, timeout=120)
+    resent = answered(llmock)
+    print(f"the rerun sent {resent} requests (bound: {CALLS - saved + IN_FLIGHT})")
+    assert again["status"].eq("ok").all()
+    assert int(again["cached"].sum()) >= saved
+    assert resent <= CALLS - saved + IN_FLIGHT
