@@ -294,7 +294,16 @@ class Job:
         leader = self._inflight.get(key) if self.plan.read_cache else None
         if leader is None:
             return False
-        entry = await asyncio.shield(leader)
+        row.started_at = datetime.now(UTC)
+        try:  # this call's own deadline, whatever the leader's is
+            async with asyncio.timeout(self.plan.timeout):
+                entry = await asyncio.shield(leader)
+        except TimeoutError:
+            message = f"no answer within the {self.plan.timeout:g} s timeout"
+            _finish_error(
+                row, Failure("timeout", message + " (an identical call was in flight)", False)
+            )
+            return True
         if entry is None:
             return False
         entry.fill(row)

@@ -96,3 +96,18 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_call_waiting_on_an_identical_one_keeps_its_own_timeout(llmock: LLMock) -> None:
+    """A second run's call that joins the same request in flight gives up at its own
+    deadline, as an error (not a cached answer)."""
+    llmock.delay(10, times=None, provider="openai")
+    leader = start("joined", MODELS[1:2], timeout=60)
+    time.sleep(0.5)  # the leader's request is in flight
+    began = time.monotonic()
+    df = orbit_nb.compare("joined", MODELS[1:2], timeout=1)
+    waited = time.monotonic() - began
+    assert df["status"].tolist() == ["error"] and df["error_type"].tolist() == ["timeout"]
+    assert not df["cached"].any()
+    assert waited < 8  # its own 1 s, with a wide margin; the leader takes 10 s
+    leader.cancel()
