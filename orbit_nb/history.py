@@ -102,9 +102,10 @@ def record(rows: Sequence[Row], path: Path | None = None) -> None:
         return
     target = path or history_path()
     data = [_values(r) for r in rows]
+    deadline = time.monotonic() + DEADLINE_S  # for the whole write, opening included
     try:
         with closing(_connect(target)) as conn:
-            _write(conn, target, data)
+            _write(conn, target, data, deadline)
     except sqlite3.Error as exc:
         if is_locked(exc):
             raise gave_up("history write to", target, "file") from exc
@@ -119,9 +120,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _write(conn: sqlite3.Connection, path: Path, data: list[tuple[object, ...]]) -> None:
+def _write(
+    conn: sqlite3.Connection, path: Path, data: list[tuple[object, ...]], deadline: float
+) -> None:
     names = list(_columns())
-    _begin(conn, time.monotonic() + DEADLINE_S)
+    _begin(conn, deadline)
     try:
         _migrate(conn, path)
         insert = f"INSERT INTO calls ({_quoted(names)}) VALUES ({', '.join('?' * len(names))})"
@@ -227,11 +230,19 @@ def _frame(data: dict[str, list[object]]) -> pd.DataFrame:
 
     from .table import as_table
 
-    frame = {
-        name: pd.Series([_cell(v, dtype) for v in data[name]], dtype=dtype)
-        for name, dtype in _columns().items()
-    }
+    frame = {name: _series(data[name], dtype) for name, dtype in _columns().items()}
     return as_table(pd.DataFrame(frame), _SHOWN)
+
+
+def _series(values: list[object], dtype: str) -> pd.Series:
+    import pandas as pd
+
+    if dtype not in ("bool", "datetime64[us, UTC]"):
+        try:  # the common case: every value already fits the dtype
+            return pd.Series(values, dtype=dtype)
+        except (ValueError, TypeError, OverflowError):
+            pass
+    return pd.Series([_cell(v, dtype) for v in values], dtype=dtype)
 
 
 def _cell(value: object, dtype: str) -> object:

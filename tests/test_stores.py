@@ -369,3 +369,36 @@ def test_a_reason_never_carries_a_url_password(
     texts = [str(w.message) for w in warned]
     assert texts and all("s3cret-pass" not in t for t in texts)
     assert any(t.startswith("cache unavailable (") for t in texts)
+
+
+MIGRATING_WRITER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime
+    from orbit_nb.history import record
+    from orbit_nb.types import ModelSpec, Request, Row, Usage
+
+    tag = sys.argv[1]
+    for i in range(50):
+        req = Request(f"{tag}-{i}", "a prompt", ModelSpec("openai", "gpt-4o-mini"))
+        record([Row(f"run-{tag}", req, status="ok", content="an answer", usage=Usage(3, 5),
+                    attempts=1, started_at=datetime.now(UTC))])
+    print("done")
+    """
+)
+
+
+def test_two_processes_migrate_and_write_an_old_file_at_once(tmp_path: Path) -> None:
+    path = history_path()
+    old_history_file(path, missing="ttft_s")
+    script = tmp_path / "writer.py"
+    script.write_text(MIGRATING_WRITER)
+    writers = [
+        subprocess.Popen([sys.executable, str(script), tag], stdout=subprocess.PIPE, text=True)
+        for tag in ("a", "b")
+    ]
+    assert [w.communicate(timeout=120)[0].strip() for w in writers] == ["done", "done"]
+    log = history()
+    assert log.groupby("run_id").size().to_dict() == {"old-run": 2, "run-a": 50, "run-b": 50}
+    columns = [c[1] for c in sql(path, "PRAGMA table_info(calls)")]
+    assert columns.count("ttft_s") == 1
