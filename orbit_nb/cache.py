@@ -169,10 +169,10 @@ def read_connection(path: Path) -> sqlite3.Connection:
     try:
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # opening is lazy: fail here
         return conn
-    except sqlite3.OperationalError as exc:
+    except sqlite3.Error as exc:
         conn.close()
-        if is_locked(exc):
-            raise
+        if is_locked(exc) or not isinstance(exc, sqlite3.OperationalError):
+            raise  # locked or corrupted: reading it another way would not help
     # A WAL-mode file needs its -shm file, which SQLite cannot create in a
     # read-only directory; read the file as it stands instead (whoever cannot
     # create that file cannot be writing the database either, from here).
@@ -295,7 +295,8 @@ class DiskStore:
     def _failure(self, action: str, exc: BaseException) -> StoreError:
         if is_locked(exc):
             return gave_up(f"cache {action}", self.directory, "cache")
-        if "readonly" in str(exc).lower() or not _writable(self.directory):
+        writing = action != "read from"
+        if writing and ("readonly" in str(exc).lower() or not _writable(self.directory)):
             return StoreError(
                 f"the cache at {self.directory} is read-only: "
                 "answers are read from it, new ones are not saved"

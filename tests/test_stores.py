@@ -402,3 +402,26 @@ def test_two_processes_migrate_and_write_an_old_file_at_once(tmp_path: Path) -> 
     assert log.groupby("run_id").size().to_dict() == {"old-run": 2, "run-a": 50, "run-b": 50}
     columns = [c[1] for c in sql(path, "PRAGMA table_info(calls)")]
     assert columns.count("ttft_s") == 1
+
+
+HISTORY_READER = textwrap.dedent(
+    """
+    import json
+    from orbit_nb.history import history
+    print(json.dumps(list(history()["prompt_id"])))
+    """
+)
+
+
+def test_a_history_in_a_read_only_directory_is_still_read() -> None:
+    record([a_row("one"), a_row("two")])
+    make_read_only(data_dir())
+    child = subprocess.run(
+        [sys.executable, "-c", HISTORY_READER],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_drop_write_anywhere,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == '["one", "two"]'
