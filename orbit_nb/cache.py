@@ -216,7 +216,9 @@ class DiskStore:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot make the cache directory {directory}: {exc}") from exc
+            raise StoreError(
+                f"cannot make the cache directory {directory}: {describe(exc)}"
+            ) from exc
         self._check_readable()
 
     def _check_readable(self) -> None:
@@ -228,7 +230,9 @@ class DiskStore:
                 conn.execute("SELECT 1 FROM Cache LIMIT 1")
         except sqlite3.Error as exc:
             if not is_locked(exc) and "no such table" not in str(exc):
-                raise StoreError(f"the cache at {self.directory} cannot be read: {exc}") from exc
+                raise StoreError(
+                    f"the cache at {self.directory} cannot be read: {describe(exc)}"
+                ) from exc
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         keys = list(keys)

@@ -25,7 +25,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import DEADLINE_S, StoreError, data_dir, gave_up, is_locked, read_connection
+from .cache import (
+    DEADLINE_S,
+    StoreError,
+    data_dir,
+    describe,
+    gave_up,
+    is_locked,
+    read_connection,
+)
 from .errors import ParameterError
 from .types import Row
 
@@ -109,7 +117,7 @@ def record(rows: Sequence[Row], path: Path | None = None) -> None:
     except sqlite3.Error as exc:
         if is_locked(exc):
             raise gave_up("history write to", target, "file") from exc
-        raise StoreError(f"history write to {target} failed: {exc}") from exc
+        raise StoreError(f"history write to {target} failed: {describe(exc)}") from exc
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -131,7 +139,8 @@ def _write(
         conn.executemany(insert, data)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a failed COMMIT may have ended it already
+            conn.execute("ROLLBACK")
         raise
 
 
@@ -203,7 +212,7 @@ def history(limit: int | None = None, run_id: str | None = None) -> pd.DataFrame
     except sqlite3.Error as exc:
         if is_locked(exc):
             raise gave_up("history read from", path, "file") from exc
-        raise StoreError(f"history read from {path} failed: {exc}") from exc
+        raise StoreError(f"history read from {path} failed: {describe(exc)}") from exc
     return _frame(data)
 
 
