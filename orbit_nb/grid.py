@@ -39,6 +39,7 @@ def normalise_prompts(prompts: object) -> list[tuple[str, str]]:
         pairs: list[tuple[str, object]] = [("p0", prompts)]
         where = ["prompts"]
     elif isinstance(prompts, Mapping):
+        _check_unique_ids(prompts)
         pairs = [(str(k), v) for k, v in prompts.items()]
         where = [f"prompts[{k!r}]" for k in prompts]
     elif isinstance(prompts, Iterable) and not isinstance(prompts, bytes | bytearray):
@@ -56,6 +57,19 @@ def normalise_prompts(prompts: object) -> list[tuple[str, str]]:
         if not text.strip():
             raise ParameterError(f"{name} is empty; every prompt needs some text")
     return [(pid, str(text)) for pid, text in pairs]
+
+
+def _check_unique_ids(prompts: Mapping[object, object]) -> None:
+    """Dict keys become prompt ids as text, so ``1`` and ``"1"`` would be one id."""
+    seen: dict[str, object] = {}
+    for key in prompts:
+        pid = str(key)
+        if pid in seen:
+            raise ParameterError(
+                f"prompts keys {seen[pid]!r} and {key!r} both become prompt_id {pid!r}; "
+                "give each prompt its own id"
+            )
+        seen[pid] = key
 
 
 def number(name: str, value: object) -> float:

@@ -46,13 +46,31 @@ class Endpoint:
         return self.default_base_url.rstrip("/")
 
     def api_key(self, environ: Mapping[str, str], spec: str) -> str | None:
+        """The key from the first of ``key_envs`` that is set and not blank."""
         if not self.key_envs:
             return None
         for name in self.key_envs:
-            if environ.get(name):
-                return environ[name]
+            # A key read from a file or pasted from a terminal often brings a newline.
+            value = environ.get(name, "").strip()
+            if value:
+                return _checked_key(name, value)
         wanted = " or ".join(self.key_envs)
         raise ConfigError(f"{wanted} is not set; it is needed for {spec!r}")
+
+
+#: What an API key is made of: printable ASCII without spaces. Anything else
+#: would be refused by the HTTP layer, with the key quoted in its error.
+_KEY = re.compile(r"[!-~]+")
+
+
+def _checked_key(name: str, value: str) -> str:
+    if not _KEY.fullmatch(value):
+        raise ConfigError(
+            f"{name} contains whitespace, a control character or a non-ASCII character "
+            "inside it; an API key is printable ASCII without spaces: check how it was "
+            "set (its value is not shown)"
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,19 @@ from typing import Any
 
 @dataclass
 class Reply:
+    """One answer: ``body`` is sent as JSON, or as is when it is bytes (an HTML
+    page, a truncated body); a ``content-type`` in ``headers`` replaces the JSON one."""
+
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> bytes:
+        return self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+
+    def content_type(self) -> str:
+        given = {k.lower(): v for k, v in self.headers.items()}
+        return given.get("content-type", "application/json")
 
 
 @dataclass
@@ -55,12 +65,13 @@ class CannedServer:
                     )
                 )
                 reply = server.replies.popleft() if len(server.replies) > 1 else server.replies[0]
-                data = json.dumps(reply.body).encode()
+                data = reply.payload()
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", reply.content_type())
                 self.send_header("content-length", str(len(data)))
                 for name, value in reply.headers.items():
-                    self.send_header(name, value)
+                    if name.lower() != "content-type":
+                        self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

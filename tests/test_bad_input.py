@@ -20,6 +20,11 @@ CASES = [
     ({"prompts": ["ok", ""]}, ParameterError, "prompts[1] is empty"),
     ({"prompts": {"a": None}}, ParameterError, "prompts['a'] is a NoneType"),
     ({"prompts": 7}, ParameterError, "prompts 7 must be a str"),
+    (
+        {"prompts": {1: "one", "1": "also one"}},
+        ParameterError,
+        "prompts keys 1 and '1' both become prompt_id '1'",
+    ),
     ({"models": "nope:x"}, SpecError, "unknown provider 'nope' in 'nope:x'"),
     ({"models": "openai"}, SpecError, "cannot tell the provider of 'openai'"),
     ({"models": []}, SpecError, "no models given"),

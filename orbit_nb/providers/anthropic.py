@@ -8,9 +8,9 @@ import anthropic
 
 from ..specs import Target
 from ..types import Completion, Request, Usage
-from .base import Failure, classify_sdk_error, pool_limits
+from .base import BadResponse, Failure, classify_sdk_error, pool_limits, sdk_answer, shaped
 
-__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "usage_from"]
+__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "completion_from", "usage_from"]
 
 #: The Messages API requires max_tokens; this is sent when the user gives none.
 DEFAULT_MAX_TOKENS = 1024
@@ -25,7 +25,10 @@ class AnthropicProvider:
             api_key=target.api_key,
             base_url=target.base_url,
             max_retries=0,  # the engine retries, with the rules it owns
-            http_client=anthropic.DefaultAsyncHttpxClient(limits=pool_limits(concurrency)),
+            http_client=anthropic.DefaultAsyncHttpxClient(
+                limits=pool_limits(concurrency),
+                follow_redirects=False,  # see base.redirect_failure
+            ),
         )
 
     async def complete(self, request: Request) -> Completion:
@@ -35,15 +38,10 @@ class AnthropicProvider:
             # anthropic>=1 dropped sampling arguments from create(); the API still
             # takes temperature on the models that support it (newer ones answer 400).
             kwargs["extra_body"] = {"temperature": request.temperature}
-        message = await self._client.messages.create(**kwargs)
-        text = "".join(block.text for block in message.content if block.type == "text")
-        return Completion(
-            content=text,
-            usage=usage_from(message.usage),
-            finish_reason=message.stop_reason,
-            request_id=message._request_id,
-            response_model=message.model,
-        )
+        raw = await self._client.messages.with_raw_response.create(**kwargs)
+        message = await sdk_answer(raw, anthropic.types.Message)
+        with shaped("the answer"):
+            return completion_from(message)
 
     async def count_tokens(self, request: Request) -> int:
         """Input tokens of ``request`` from the free ``messages/count_tokens`` endpoint."""
@@ -68,8 +66,27 @@ def _prompt(request: Request) -> dict[str, Any]:
     return kwargs
 
 
+def completion_from(message: Any) -> Completion:
+    """The answer in a Messages API reply; thinking blocks are left out."""
+    blocks = getattr(message, "content", None)
+    if blocks is None:
+        raise BadResponse("the answer has no content")
+    return Completion(
+        content="".join(block.text for block in blocks if block.type == "text"),
+        usage=usage_from(getattr(message, "usage", None)),
+        finish_reason=getattr(message, "stop_reason", None),
+        request_id=message._request_id,
+        response_model=getattr(message, "model", None),
+    )
+
+
 def usage_from(usage: Any) -> Usage:
-    """Normalise Anthropic usage: its ``input_tokens`` excludes cache reads and writes."""
+    """Normalise Anthropic usage: its ``input_tokens`` excludes cache reads and writes.
+
+    A reply without usage keeps its answer; its counts are unknown (NA).
+    """
+    if usage is None:
+        return Usage()
     read = usage.cache_read_input_tokens
     write = usage.cache_creation_input_tokens
     by_ttl = getattr(usage, "cache_creation", None)

@@ -9,25 +9,41 @@ adapter, decides when to retry, how long to wait, and how many calls to run.
 from __future__ import annotations
 
 import email.utils
+import inspect
+import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import quote
 
 from ..specs import Target
 from ..types import Completion, Request
 
+if TYPE_CHECKING:
+    import httpx2
+
 __all__ = [
+    "BadResponse",
     "Failure",
     "Provider",
     "classify_sdk_error",
+    "connection_failure",
     "error_message",
     "failure_for_status",
+    "json_object",
     "parse_retry_after",
     "pool_limits",
     "redact",
+    "redirect_failure",
+    "require_json",
+    "sdk_answer",
+    "shaped",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +55,14 @@ class Failure:
     retryable: bool
     status: int | None = None
     retry_after: float | None = None  # seconds the server asked us to wait
+
+
+class BadResponse(Exception):
+    """A success status whose body is not an answer: not JSON, or JSON without content.
+
+    Not retried: the server did answer, maybe billed the call, and a proxy or
+    misconfigured base URL that sent it would send the same again.
+    """
 
 
 class Provider(Protocol):
@@ -115,13 +139,48 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 _MASKED = re.compile(r"\S*\*{3,}\S*")
+#: The shortest run of a key's characters that is redacted on its own: long
+#: enough not to match ordinary words, short enough to catch a quoted prefix
+#: or suffix of a key.
+_PART = 8
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Remove an API key, and any masked echo of one (``sk-ab***xyz``), from text."""
+    """Remove an API key from text: whole, escaped, or any run of 8+ of its characters.
+
+    Also removes a masked echo of a key (``sk-ab***xyz``).
+    """
     if secret:
-        text = text.replace(secret, "[redacted]")
+        text = _cut(text, _needles(secret))
     return _MASKED.sub("[redacted]", text)
+
+
+def _forms(secret: str) -> set[str]:
+    """The key as error texts quote it: as is, repr() of str or bytes, JSON, URL-encoded."""
+    forms = {secret, secret.strip(), json.dumps(secret)[1:-1], quote(secret, safe="")}
+    return forms | {repr(secret)[1:-1], repr(secret.encode())[2:-1]}
+
+
+def _needles(secret: str) -> set[str]:
+    needles = _forms(secret)
+    for form in list(needles):
+        needles.update(form[i : i + _PART] for i in range(len(form) - _PART + 1))
+    return {n for n in needles if n}
+
+
+def _cut(text: str, needles: Iterable[str]) -> str:
+    """``text`` with every stretch covered by some needle replaced by one marker."""
+    covered = bytearray(len(text))
+    for needle in needles:
+        at = text.find(needle)
+        while at != -1:
+            covered[at : at + len(needle)] = b"\x01" * len(needle)
+            at = text.find(needle, at + 1)
+    pieces, start = [], 0
+    for span in re.finditer(rb"\x01+", covered):
+        pieces += [text[start : span.start()], "[redacted]"]
+        start = span.end()
+    return "".join([*pieces, text[start:]])
 
 
 def error_message(body: Any, fallback: str) -> str:
@@ -143,6 +202,89 @@ def pool_limits(concurrency: int) -> Any:
     return httpx2.Limits(max_connections=size, max_keepalive_connections=min(size, 1000))
 
 
+def redirect_failure(status: int, headers: Mapping[str, str], secret: str | None) -> Failure:
+    """A 3xx answer. Redirects are never followed, by any adapter: httpx drops only
+    ``Authorization`` when a redirect leaves the origin (Gemini's key header would
+    go along), and a POST turned into a GET by 301/302/303 cannot work anyway."""
+    location = redact(headers.get("location") or "an address it did not give", secret)
+    return Failure(
+        "redirect",
+        f"the server answered {status}, a redirect to {location}; redirects are not "
+        "followed: point the base URL at the final address",
+        False,
+        status,
+    )
+
+
+def _content_type(response: httpx2.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def require_json(response: httpx2.Response) -> None:
+    """Raise :class:`BadResponse` unless a success answer says its body is JSON."""
+    kind = _content_type(response)
+    if not kind.endswith("json"):
+        raise BadResponse(
+            f"the server answered {response.status_code} with {kind or 'no content type'}, "
+            "not JSON (a proxy or captive portal?)"
+        )
+
+
+def _invalid_json(response: httpx2.Response) -> BadResponse:
+    return BadResponse(
+        f"the server answered {response.status_code} with a body that is not valid JSON"
+    )
+
+
+def _not_an_object(response: httpx2.Response) -> BadResponse:
+    return BadResponse(
+        f"the server answered {response.status_code} with JSON that is not an object"
+    )
+
+
+def json_object(response: httpx2.Response) -> dict[str, Any]:
+    """The JSON object of a success answer, or :class:`BadResponse` saying what came."""
+    require_json(response)
+    try:
+        data = response.json()
+    except ValueError:
+        raise _invalid_json(response) from None
+    if not isinstance(data, dict):
+        raise _not_an_object(response)
+    return data
+
+
+async def sdk_answer(raw: Any, model: type[T]) -> T:
+    """The ``model`` an SDK raw response (``with_raw_response``) holds, or :class:`BadResponse`.
+
+    Without this the SDKs hand back a non-JSON body as a str, and JSON of any
+    shape as a model missing its fields.
+    """
+    response = raw.http_response
+    require_json(response)
+    try:
+        parsed = raw.parse()
+        if inspect.isawaitable(parsed):  # anthropic's parse() is async, openai's is not
+            parsed = await parsed
+    except ValueError:
+        raise _invalid_json(response) from None
+    if not isinstance(parsed, model):
+        raise _not_an_object(response)
+    return parsed
+
+
+@contextmanager
+def shaped(what: str) -> Iterator[None]:
+    """Reading an answer whose shape is not the documented one is a bad response,
+    not an internal error (the SDKs build their models without validating)."""
+    try:
+        yield
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        raise BadResponse(
+            f"{what} does not have the documented shape ({type(exc).__name__}: {exc})"
+        ) from None
+
+
 def classify_sdk_error(
     exc: Exception, sdk: Any, secret: str | None, quota_codes: frozenset[str] = frozenset()
 ) -> Failure:
@@ -153,6 +295,10 @@ def classify_sdk_error(
     """
     import httpx2
 
+    if isinstance(exc, BadResponse):
+        return Failure("bad_response", redact(str(exc), secret), False)
+    if isinstance(exc, sdk.APIStatusError) and 300 <= exc.status_code < 400:
+        return redirect_failure(exc.status_code, exc.response.headers, secret)
     if isinstance(exc, sdk.APIStatusError):
         body = exc.body
         message = redact(error_message(body, exc.message), secret)
@@ -169,6 +315,16 @@ def classify_sdk_error(
     if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
         return Failure("timeout", "the request timed out", True)
     if isinstance(exc, sdk.APIConnectionError | httpx2.TransportError):
-        cause = exc.__cause__ or exc
-        return Failure("connection", redact(f"connection error: {cause!r}", secret), True)
+        return connection_failure(exc.__cause__ or exc, secret)
     return Failure("invalid_response", redact(f"{type(exc).__name__}: {exc}", secret), False)
+
+
+def connection_failure(cause: BaseException, secret: str | None) -> Failure:
+    """A transport failure; retried, unless the HTTP client refused to send the
+    request at all (an illegal header), which it would do again."""
+    import httpx2
+
+    if isinstance(cause, httpx2.LocalProtocolError):
+        message = redact(f"the HTTP client refused to send the request: {cause!r}", secret)
+        return Failure("bad_request", message, False)
+    return Failure("connection", redact(f"connection error: {cause!r}", secret), True)

@@ -13,7 +13,18 @@ import httpx2
 
 from ..specs import Target
 from ..types import Completion, Request, Usage
-from .base import Failure, error_message, failure_for_status, pool_limits, redact
+from .base import (
+    BadResponse,
+    Failure,
+    connection_failure,
+    error_message,
+    failure_for_status,
+    json_object,
+    pool_limits,
+    redact,
+    redirect_failure,
+    shaped,
+)
 
 __all__ = ["GeminiProvider", "GeminiStatusError", "usage_from"]
 
@@ -39,6 +50,7 @@ class GeminiProvider:
             # The engine enforces the per-call deadline; pool waits are bounded
             # by its semaphore, so they must not time out on their own.
             timeout=httpx2.Timeout(600.0, connect=10.0, pool=None),
+            follow_redirects=False,  # as the SDK adapters; see base.redirect_failure
         )
 
     def _url(self, model: str, method: str = "generateContent") -> str:
@@ -46,7 +58,7 @@ class GeminiProvider:
 
     async def _post(self, url: str, payload: dict[str, Any]) -> httpx2.Response:
         response = await self._client.post(url, json=payload, headers=self._headers)
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise GeminiStatusError(response.status_code, response.headers, _json(response))
         return response
 
@@ -60,17 +72,23 @@ class GeminiProvider:
         if config:
             payload["generationConfig"] = config
         response = await self._post(self._url(request.model.model), payload)
-        return completion_from(response.json(), response.headers)
+        data = json_object(response)
+        with shaped("the answer"):
+            return completion_from(data, response.headers)
 
     async def count_tokens(self, request: Request) -> int:
         """Input tokens of ``request`` from the free ``countTokens`` endpoint."""
         model = request.model.model
         payload = {"generateContentRequest": {"model": f"models/{model}", **_contents(request)}}
         response = await self._post(self._url(model, "countTokens"), payload)
-        return int(response.json()["totalTokens"])
+        return int(json_object(response)["totalTokens"])
 
     def classify(self, exc: Exception) -> Failure:
         key = self.target.api_key
+        if isinstance(exc, BadResponse):
+            return Failure("bad_response", redact(str(exc), key), False)
+        if isinstance(exc, GeminiStatusError) and 300 <= exc.status < 400:
+            return redirect_failure(exc.status, exc.headers, key)
         if isinstance(exc, GeminiStatusError):
             message = redact(error_message(exc.body, f"HTTP {exc.status}"), key)
             return failure_for_status(
@@ -83,7 +101,7 @@ class GeminiProvider:
         if isinstance(exc, httpx2.TimeoutException):
             return Failure("timeout", "the request timed out", True)
         if isinstance(exc, httpx2.TransportError):
-            return Failure("connection", redact(f"connection error: {exc!r}", key), True)
+            return connection_failure(exc, key)
         return Failure("invalid_response", redact(f"{type(exc).__name__}: {exc}", key), False)
 
     async def aclose(self) -> None:
@@ -98,7 +116,11 @@ def _contents(request: Request) -> dict[str, Any]:
 
 
 def completion_from(data: Mapping[str, Any], headers: Mapping[str, str]) -> Completion:
-    """Build a Completion from a generateContent answer."""
+    """Build a Completion from a generateContent answer.
+
+    No candidates is an answer only when the prompt was blocked (``promptFeedback``
+    says why); otherwise it is a :class:`BadResponse`.
+    """
     candidates = data.get("candidates") or []
     first = candidates[0] if candidates else {}
     parts = (first.get("content") or {}).get("parts") or []
@@ -106,7 +128,9 @@ def completion_from(data: Mapping[str, Any], headers: Mapping[str, str]) -> Comp
     finish = first.get("finishReason")
     if not candidates:
         feedback = data.get("promptFeedback") or {}
-        finish = feedback.get("blockReason") and f"blocked:{feedback['blockReason']}"
+        if not feedback.get("blockReason"):
+            raise BadResponse("the answer has no candidates")
+        finish = f"blocked:{feedback['blockReason']}"
     return Completion(
         content=text,
         usage=usage_from(data.get("usageMetadata")),

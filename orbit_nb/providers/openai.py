@@ -12,9 +12,9 @@ import openai
 
 from ..specs import Target
 from ..types import Completion, Request, Usage
-from .base import Failure, classify_sdk_error, pool_limits
+from .base import BadResponse, Failure, classify_sdk_error, pool_limits, sdk_answer, shaped
 
-__all__ = ["OpenAIProvider", "usage_from"]
+__all__ = ["OpenAIProvider", "completion_from", "usage_from"]
 
 _QUOTA_CODES = frozenset({"insufficient_quota"})
 
@@ -33,7 +33,10 @@ class OpenAIProvider:
             api_key=target.api_key or "unused",  # the SDK insists on one
             base_url=target.base_url,
             max_retries=0,  # the engine retries, with the rules it owns
-            http_client=openai.DefaultAsyncHttpxClient(limits=pool_limits(concurrency)),
+            http_client=openai.DefaultAsyncHttpxClient(
+                limits=pool_limits(concurrency),
+                follow_redirects=False,  # see base.redirect_failure
+            ),
         )
 
     async def complete(self, request: Request) -> Completion:
@@ -46,22 +49,32 @@ class OpenAIProvider:
             kwargs["temperature"] = request.temperature
         if request.max_tokens is not None:
             kwargs[self._max_tokens_field] = request.max_tokens
-        response = await self._client.chat.completions.create(**kwargs)
-        choice = response.choices[0] if response.choices else None
-        message = choice.message if choice else None
-        return Completion(
-            content=(message.content or message.refusal or "") if message else "",
-            usage=usage_from(response.usage),
-            finish_reason=choice.finish_reason if choice else None,
-            request_id=response._request_id,
-            response_model=response.model,
-        )
+        raw = await self._client.chat.completions.with_raw_response.create(**kwargs)
+        response = await sdk_answer(raw, openai.types.chat.ChatCompletion)
+        with shaped("the answer"):
+            return completion_from(response)
 
     def classify(self, exc: Exception) -> Failure:
         return classify_sdk_error(exc, openai, self.target.api_key, _QUOTA_CODES)
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def completion_from(response: Any) -> Completion:
+    """The first choice of a Chat Completions reply (compatible servers omit some fields)."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise BadResponse("the answer has no choices")
+    choice = choices[0]
+    message = choice.message
+    return Completion(
+        content=message.content or getattr(message, "refusal", None) or "",
+        usage=usage_from(getattr(response, "usage", None)),
+        finish_reason=getattr(choice, "finish_reason", None),
+        request_id=response._request_id,
+        response_model=getattr(response, "model", None),
+    )
 
 
 def usage_from(usage: Any) -> Usage:
