@@ -27,6 +27,7 @@ from . import cache, pricing
 from .errors import BudgetError, EngineError
 from .estimate import bound_requests
 from .formats import usd
+from .limits import Limiter
 from .providers import build
 from .providers.base import Failure, Provider
 from .saver import Saver
@@ -216,12 +217,19 @@ class Job:
 
     async def _calls(self, pending: Sequence[int]) -> None:
         """Run the calls of rows ``pending``; every row is final when this returns."""
-        limits = {name: asyncio.Semaphore(n) for name, n in self.plan.limits.items()}
-        self._tasks = [asyncio.create_task(self._call(i, limits)) for i in pending]
-        if self._cancelling:
-            self._cancel_tasks()
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        assert self._engine is not None
+        limits = {n: self._engine.limiter(t) for n, t in self.plan.targets.items()}
+        for name, limiter in limits.items():
+            limiter.join(self.plan.limits[name])
+        try:
+            self._tasks = [asyncio.create_task(self._call(i, limits)) for i in pending]
+            if self._cancelling:
+                self._cancel_tasks()
+            if self._tasks:
+                await asyncio.wait(self._tasks)
+        finally:
+            for name, limiter in limits.items():
+                limiter.leave(self.plan.limits[name])
         for row, key in zip(self.rows, self.plan.keys, strict=True):
             if row.status == "pending":  # tasks cancelled before their first step never ran
                 row.status = "cancelled"
@@ -275,7 +283,7 @@ class Job:
                 "use fewer prompts or models, or raise the budget"
             )
 
-    async def _call(self, index: int, limits: Mapping[str, asyncio.Semaphore]) -> None:
+    async def _call(self, index: int, limits: Mapping[str, Limiter]) -> None:
         row, key = self.rows[index], self.plan.keys[index]
         name = row.request.model.provider
         try:
@@ -309,12 +317,12 @@ class Job:
         entry.fill(row)
         return True
 
-    async def _lead(self, row: Row, key: str, provider: Provider, limit: asyncio.Semaphore) -> None:
+    async def _lead(self, row: Row, key: str, provider: Provider, limit: Limiter) -> None:
         done: asyncio.Future[cache.Entry | None] = asyncio.get_running_loop().create_future()
         if self.plan.read_cache:
             self._inflight[key] = done
         try:
-            async with limit:
+            async with limit.slot():
                 budget = self.plan.budget
                 if budget is not None and self.spent_usd >= budget:
                     row.status = "skipped"
@@ -384,6 +392,7 @@ class Engine:
         self.loop = asyncio.new_event_loop()
         self._providers: dict[tuple[object, ...], Provider] = {}
         self._inflight: dict[str, asyncio.Future[cache.Entry | None]] = {}
+        self._limiters: dict[tuple[object, ...], Limiter] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, name="orbit-engine", daemon=True)
         self._thread.start()
@@ -410,6 +419,15 @@ class Engine:
             if adapter is None:
                 adapter = self._providers[key] = build(target, concurrency)
         return adapter
+
+    def limiter(self, target: Target) -> Limiter:
+        """The calls-in-flight limit of ``target``'s endpoint, shared by every run
+        (engine loop only)."""
+        key = (target.kind, target.endpoint, target.base_url)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = Limiter()
+        return limiter
 
     def submit(self, job: Job) -> concurrent.futures.Future[None]:
         """Start ``job`` on the engine loop; the caller's context goes with it."""

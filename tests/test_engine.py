@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from llmock.journal import RequestRecord
 from llmock.pytest_plugin import LLMock
 
 import orbit_nb
@@ -111,3 +112,33 @@ def test_a_call_waiting_on_an_identical_one_keeps_its_own_timeout(llmock: LLMock
     assert not df["cached"].any()
     assert waited < 8  # its own 1 s, with a wide margin; the leader takes 10 s
     leader.cancel()
+
+
+def most_in_flight(records: list[RequestRecord]) -> int:
+    """The most requests the server was answering at once. A record ends when the
+    server has logged it, just after the client got the answer and may already have
+    sent its next request: 20 ms of that is not counted as overlap."""
+    events = sorted(
+        [(r.started_at, 1) for r in records] + [(r.ended_at - 0.02, -1) for r in records]
+    )
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_runs_share_one_limit_per_endpoint(llmock: LLMock) -> None:
+    """Two runs at concurrency=5 against one endpoint: at most 5 requests in flight."""
+    llmock.delay(0.3, times=None)
+    runs = [
+        start([f"shared limit {tag} {i}" for i in range(20)], MODELS[1:2], concurrency=5)
+        for tag in ("a", "b")
+    ]
+    for job in runs:
+        assert job.future is not None
+        job.future.result(timeout=60)
+    assert all(r.status == "ok" for job in runs for r in job.rows)
+    peak = most_in_flight(llmock.requests)
+    print(f"\nat most {peak} requests in flight at the server (limit 5, two runs)")
+    assert 3 <= peak <= 5
