@@ -312,7 +312,7 @@ def _models_table() -> pd.DataFrame:
         rows.append(
             {
                 "provider": name,
-                "key_set": not keys or any(os.environ.get(k) for k in keys),
+                "key_set": not keys or any((os.environ.get(k) or "").strip() for k in keys),
                 "key_env": " or ".join(keys) or "(none)",
                 "base_url": endpoint.base_url(os.environ),
                 "priced_models": ", ".join(priced),
