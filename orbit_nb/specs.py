@@ -18,6 +18,7 @@ from .types import ModelSpec
 
 __all__ = [
     "ALIASES",
+    "PROVIDER_ENV",
     "Endpoint",
     "Target",
     "endpoints",
@@ -111,6 +112,12 @@ _BUILTIN = (
     ),
 )
 _ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in _BUILTIN}
+
+#: The environment variables that point the built-in providers somewhere (base
+#: URLs) and hold their keys: what a test or a demo clears to stay offline.
+PROVIDER_ENV: tuple[str, ...] = tuple(
+    name for e in _BUILTIN for name in (*e.base_url_envs, *e.key_envs)
+)
 
 #: Short names accepted in place of a full spec.
 ALIASES: dict[str, str] = {

@@ -29,6 +29,7 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from orbit_nb import formats
+from orbit_nb.specs import PROVIDER_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "provider_comparison.ipynb"
@@ -38,19 +39,7 @@ STARTUP_TIMEOUT = 120  # seconds for the kernel to start on a cold machine
 
 # Nothing from the caller's environment may send the demo to a real API or a
 # shared cache, or change its prices.
-DROPPED_ENV = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "GEMINI_API_KEY",
-    "GEMINI_BASE_URL",
-    "GOOGLE_API_KEY",
-    "GOOGLE_GEMINI_BASE_URL",
-    "ORBIT_CACHE_URL",
-    "ORBIT_CACHE_TTL",
-    "ORBIT_PRICES",
-)
+DROPPED_ENV = (*PROVIDER_ENV, "ORBIT_CACHE_URL", "ORBIT_CACHE_TTL", "ORBIT_PRICES")
 
 # Run in the kernel after the notebook (never part of the report): the
 # per-model figures of the notebook's main run, `df`, as one JSON line.

@@ -12,6 +12,8 @@ import pytest
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
+from orbit_nb.specs import PROVIDER_ENV
+
 from canned import CannedServer
 
 # Distinctive fake keys: a leak scan looks for exactly these strings.
@@ -21,16 +23,7 @@ KEYS = {
     "GEMINI_API_KEY": "AIzaFAKE-gemini-0123456789abcdef",
 }
 
-_PROVIDER_ENV = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "GEMINI_API_KEY",
-    "GEMINI_BASE_URL",
-    "GOOGLE_API_KEY",
-    "GOOGLE_GEMINI_BASE_URL",
-)
+_PROVIDER_ENV = PROVIDER_ENV
 
 
 def mock_env(server: LLMockServer) -> dict[str, str]:
