@@ -30,10 +30,11 @@ from kernel import (
 )
 
 PROMPTS = 3
-INTERRUPT_BUDGET = 1.0  # seconds from interrupt_kernel() to the run's end (calls cancelled)
+INTERRUPT_BUDGET = 5.0  # seconds from an interrupt to the run's end (~65 ms on a quiet
+# machine, printed; seconds with both cores taken by other work)
 # Seconds to the cell's reply: IPython then renders a traceback, which takes most of
 # a second on a busy machine; that part is not orbit's.
-REPLY_BUDGET = 3.0
+REPLY_BUDGET = 8.0
 
 
 @pytest.fixture(scope="module")
