@@ -188,6 +188,8 @@ class Kernel:
     def cancel_latency(self) -> float:
         """Seconds from the last interrupt to the end of the kernel's last orbit run
         (its calls cancelled, its rows final): what orbit owns of an interrupt."""
+        # A cell can reply before the run's last rows are written (a busy machine).
+        assert self.evaluate("_job_ended(30)"), "the interrupted run did not end"
         ended = self.evaluate("orbit_nb.jobs()[-1].ended")
         return float(ended) - self.interrupted_at
 

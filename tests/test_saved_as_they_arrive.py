@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from llmock.pytest_plugin import LLMock
+from llmock.testing import LLMockServer
 
 import orbit_nb
 
@@ -33,26 +34,27 @@ CLIENT = textwrap.dedent(
 )
 
 
-def answered(llmock: LLMock) -> int:
-    return sum(1 for r in llmock.requests if "count" not in r.path.lower())
+def answered(server: LLMockServer) -> int:
+    """Requests the server has answered so far (without waiting for those in flight)."""
+    return sum(1 for r in server.state.journal.records() if "count" not in r.path.lower())
 
 
 @pytest.mark.timeout(180)
 def test_a_killed_run_keeps_its_answers_and_a_rerun_sends_only_the_rest(
-    llmock: LLMock, tmp_path: Path
+    llmock: LLMock, llmock_server: LLMockServer, tmp_path: Path
 ) -> None:
     llmock.delay(1.0, times=None)  # 200 calls at 20 in flight: about 10 s in all
     client = subprocess.Popen([sys.executable, "-c", CLIENT], env=dict(os.environ))
     try:
         deadline = time.monotonic() + 120
-        while answered(llmock) < CALLS // 2 + IN_FLIGHT and time.monotonic() < deadline:
+        while answered(llmock_server) < CALLS // 2 + IN_FLIGHT and time.monotonic() < deadline:
             assert client.poll() is None, "the client ended before it was killed"
             time.sleep(0.02)
         time.sleep(1.5)  # longer than the saver's one-second batches
     finally:
         client.send_signal(signal.SIGKILL)
         client.wait(timeout=30)
-    sent_before = answered(llmock)
+    sent_before = len(llmock.requests)  # waits for the requests still in flight
     assert sent_before < CALLS, "the run finished before it could be killed; slow LLMock down"
 
     log = orbit_nb.history()
@@ -62,7 +64,7 @@ def test_a_killed_run_keeps_its_answers_and_a_rerun_sends_only_the_rest(
 
     llmock.reset()
     again = orbit_nb.compare(PROMPTS, MODEL, concurrency=IN_FLIGHT, timeout=120)
-    resent = answered(llmock)
+    resent = answered(llmock_server)
     print(f"the rerun sent {resent} requests (bound: {CALLS - saved + IN_FLIGHT})")
     assert again["status"].eq("ok").all()
     assert int(again["cached"].sum()) >= saved
