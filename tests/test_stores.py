@@ -304,6 +304,19 @@ def make_read_only(directory: Path) -> None:
         path.chmod(0o555 if path.is_dir() else 0o444)
 
 
+def run_without_write_anywhere(code: str) -> str:
+    """Run ``code`` in a child that lost root's right to write anywhere; its stdout."""
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_drop_write_anywhere,
+    )
+    assert child.returncode == 0, child.stderr
+    return child.stdout
+
+
 def test_a_read_only_cache_is_read_and_writes_are_skipped(llmock: LLMock) -> None:
     import json
 
@@ -311,15 +324,7 @@ def test_a_read_only_cache_is_read_and_writes_are_skipped(llmock: LLMock) -> Non
     directory = data_dir() / "cache"
     make_read_only(directory)
     llmock.reset()
-    child = subprocess.run(
-        [sys.executable, "-c", READER],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_drop_write_anywhere,
-    )
-    assert child.returncode == 0, child.stderr
-    kept, new, another = json.loads(child.stdout)
+    kept, new, another = json.loads(run_without_write_anywhere(READER))
     assert kept == {"cached": [True], "status": ["ok"], "warnings": []}
     assert new["status"] == ["ok"] and new["cached"] == [False]
     assert new["warnings"] == [
@@ -416,12 +421,4 @@ HISTORY_READER = textwrap.dedent(
 def test_a_history_in_a_read_only_directory_is_still_read() -> None:
     record([a_row("one"), a_row("two")])
     make_read_only(data_dir())
-    child = subprocess.run(
-        [sys.executable, "-c", HISTORY_READER],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_drop_write_anywhere,
-    )
-    assert child.returncode == 0, child.stderr
-    assert child.stdout.strip() == '["one", "two"]'
+    assert run_without_write_anywhere(HISTORY_READER).strip() == '["one", "two"]'
