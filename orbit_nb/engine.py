@@ -406,7 +406,8 @@ class Engine:
         return threading.current_thread() is self._thread
 
     def provider(self, target: Target, concurrency: int) -> Provider:
-        """The adapter for ``target``, built (in the caller's thread) on first use."""
+        """The adapter for ``target``, built on first use (by a run in a worker thread:
+        building one imports its SDK)."""
         key = (
             target.kind,
             target.endpoint,

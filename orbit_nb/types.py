@@ -8,8 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
-__all__ = ["Completion", "ModelSpec", "Request", "Row", "Usage"]
+__all__ = ["Completion", "ErrorType", "ModelSpec", "Request", "Row", "Status", "Usage"]
+
+#: What became of a call: ``pending`` only while the run goes on.
+Status = Literal["pending", "ok", "error", "cancelled", "skipped"]
+
+#: Why a call failed (the ``error_type`` column).
+ErrorType = Literal[
+    "authentication",
+    "bad_request",
+    "bad_response",
+    "client_error",
+    "conflict",
+    "connection",
+    "invalid_response",
+    "not_found",
+    "overloaded",
+    "permission",
+    "quota_exhausted",
+    "rate_limit",
+    "redirect",
+    "request_too_large",
+    "server_error",
+    "timeout",
+    "unprocessable",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +111,9 @@ class Row:
 
     run_id: str
     request: Request
-    status: str = "pending"
+    status: Status = "pending"
     content: str | None = None
-    error_type: str | None = None
+    error_type: ErrorType | None = None
     error_message: str | None = None
     usage: Usage = field(default_factory=Usage)
     latency_s: float | None = None

@@ -1,8 +1,9 @@
 """Provider adapters, loaded by kind on first use.
 
 Importing an adapter imports its SDK, which costs seconds; :func:`load` is
-called in the caller's thread when a run first needs a kind, never on the
-engine loop and never at ``import orbit_nb``.
+called from a worker thread when a run first needs a kind (``estimate()`` calls
+it in the caller's thread), never on the engine loop and never at
+``import orbit_nb``.
 """
 
 from __future__ import annotations

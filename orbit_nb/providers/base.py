@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from ..specs import Target
-from ..types import Completion, Request
+from ..types import Completion, ErrorType, Request
 
 if TYPE_CHECKING:
     import httpx2
@@ -50,7 +50,7 @@ T = TypeVar("T")
 class Failure:
     """A classified failed attempt."""
 
-    error_type: str
+    error_type: ErrorType
     message: str
     retryable: bool
     status: int | None = None
@@ -83,7 +83,7 @@ class Provider(Protocol):
         ...
 
 
-_STATUS_TYPES = {
+_STATUS_TYPES: dict[int, ErrorType] = {
     400: "bad_request",
     401: "authentication",
     403: "permission",
