@@ -14,11 +14,13 @@ Every call ends as exactly one :class:`~orbit_nb.types.Row`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
+import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -193,6 +195,8 @@ class Job:
         try:
             await self._run()
         finally:
+            if self._engine is not None and self._providers:
+                await self._engine.release(self._providers.values())
             self.ended = time.monotonic()
 
     async def _run(self) -> None:
@@ -240,7 +244,9 @@ class Job:
     def _build_providers(self) -> dict[str, Provider]:
         assert self._engine is not None
         plan = self.plan
-        return {n: self._engine.provider(t, plan.limits[n]) for n, t in plan.targets.items()}
+        built = {n: self._engine.provider(t, plan.limits[n]) for n, t in plan.targets.items()}
+        self._engine.hold(built.values())
+        return built
 
     async def _open_store(self) -> cache.Store | None:
         try:
@@ -393,6 +399,8 @@ class Engine:
         self._providers: dict[tuple[object, ...], Provider] = {}
         self._inflight: dict[str, asyncio.Future[cache.Entry | None]] = {}
         self._limiters: dict[tuple[object, ...], Limiter] = {}
+        self._users: collections.Counter[Provider] = collections.Counter()  # runs using each
+        self._retired: set[Provider] = set()  # replaced by a new URL or key; closed when unused
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, name="orbit-engine", daemon=True)
         self._thread.start()
@@ -418,8 +426,27 @@ class Engine:
         with self._lock:
             adapter = self._providers.get(key)
             if adapter is None:
+                # A new URL or key for this endpoint: the old client is closed once no
+                # running run uses it (see release()).
+                for old in [k for k in self._providers if k[:2] == key[:2]]:
+                    self._retired.add(self._providers.pop(old))
                 adapter = self._providers[key] = build(target, concurrency)
         return adapter
+
+    def hold(self, adapters: Iterable[Provider]) -> None:
+        """A run starts using ``adapters`` (any thread)."""
+        with self._lock:
+            self._users.update(adapters)
+
+    async def release(self, adapters: Iterable[Provider]) -> None:
+        """A run is done with ``adapters``: close those replaced meanwhile and unused."""
+        with self._lock:
+            self._users.subtract(adapters)
+            unused = [a for a in self._retired if self._users[a] <= 0]
+            self._retired.difference_update(unused)
+        for adapter in unused:
+            with contextlib.suppress(Exception):  # a client that fails to close is gone anyway
+                await adapter.aclose()
 
     def limiter(self, target: Target) -> Limiter:
         """The calls-in-flight limit of ``target``'s endpoint, shared by every run

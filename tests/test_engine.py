@@ -37,8 +37,10 @@ def test_cancel_keeps_finished_rows_and_leaves_no_task(llmock: LLMock) -> None:
     cancelled_at = time.monotonic()
     job.cancel()
     assert job.future is not None
-    job.future.result(timeout=1)
-    assert time.monotonic() - cancelled_at < 1
+    job.future.result(timeout=10)
+    ended_in = job.ended - cancelled_at if job.ended else None
+    print(f"\ncancel -> run ended in {ended_in} s")
+    assert time.monotonic() - cancelled_at < 5  # ~0.05 s quiet; wide for a busy machine
     df = job.frame()
     assert len(df) == 6
     assert df.groupby("provider")["status"].agg(set).to_dict() == {
@@ -142,3 +144,19 @@ def test_runs_share_one_limit_per_endpoint(llmock: LLMock) -> None:
     peak = most_in_flight(llmock.requests)
     print(f"\nat most {peak} requests in flight at the server (limit 5, two runs)")
     assert 3 <= peak <= 5
+
+
+def test_a_client_replaced_by_a_new_key_is_closed(
+    llmock: LLMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new key (or URL) for an endpoint builds a new client; the old one is closed
+    once no run uses it, so keys changed in a long session leave no open pools."""
+    orbit_nb.compare("with the first key", MODELS[1:2], cache=False)
+    engine = get_engine()
+    (old,) = [a for k, a in engine._providers.items() if k[0] == "openai"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-FAKE-openai-another-key-0123456789")
+    df = orbit_nb.compare("with the second key", MODELS[1:2], cache=False)
+    assert df["status"].tolist() == ["ok"]
+    assert old._client.is_closed()  # type: ignore[attr-defined]
+    (new,) = [a for k, a in engine._providers.items() if k[0] == "openai"]
+    assert new is not old and not new._client.is_closed()  # type: ignore[attr-defined]
