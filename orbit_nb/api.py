@@ -15,7 +15,7 @@ from .estimate import bound_requests
 from .estimate import to_frame as bounds_frame
 from .grid import number as _number
 from .grid import plan
-from .progress import for_caller
+from .progress import Snapshot, for_caller
 from .specs import resolve
 from .types import Row
 
@@ -123,17 +123,17 @@ _JOB_COLUMNS = {
 
 
 def _job_row(job: Job) -> dict[str, object]:
-    statuses = [row.status for row in job.rows]
-    spent = sum(r.cost_usd for r in job.rows if r.status == "ok" and not r.cached and r.cost_usd)
+    snap = Snapshot.of(job)
+    ok = sum(row.status == "ok" for row in job.rows)
     return {
         "run_id": job.run_id,
-        "state": job.state,
-        "calls": job.total,
-        "answered": statuses.count("ok") + statuses.count("error"),
-        "ok": statuses.count("ok"),
-        "errors": statuses.count("error"),
-        "wall_s": job.wall_s,
-        "spent_usd": spent,
+        "state": snap.state,
+        "calls": snap.total,
+        "answered": ok + snap.errors,
+        "ok": ok,
+        "errors": snap.errors,
+        "wall_s": snap.elapsed_s,
+        "spent_usd": snap.spent_usd,
     }
 
 
