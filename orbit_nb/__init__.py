@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from .api import acompare, compare, estimate, jobs
 from .cache import cache_stats, clear_cache
-from .engine import Job
 from .history import history
+from .run import Run
 from .specs import register_endpoint
 
 if TYPE_CHECKING:
     from .frame import cost_table, project_cost, side_by_side, summary
     from .notebook.view import show
-    from .pricing import prices, reset_prices, set_price
+    from .price_data import prices, reset_prices, set_price
 
 __all__ = [
-    "Job",
+    "Run",
     "acompare",
     "cache_stats",
     "clear_cache",
@@ -51,10 +51,10 @@ __version__ = "0.1.0"
 # never imports pandas.
 _LAZY = {
     "cost_table": "frame",
-    "prices": "pricing",
+    "prices": "price_data",
     "project_cost": "frame",
-    "reset_prices": "pricing",
-    "set_price": "pricing",
+    "reset_prices": "price_data",
+    "set_price": "price_data",
     "show": "notebook.view",
     "side_by_side": "frame",
     "summary": "frame",

@@ -1,5 +1,3 @@
-"""compare() and acompare(): the Python door onto the engine."""
-
 from __future__ import annotations
 
 import uuid
@@ -7,17 +5,18 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from . import pricing
-from .cache import request_key
-from .engine import DEFAULT_TIMEOUT, Job, RunPlan, get_engine
-from .errors import OrbitError, ParameterError
+from .engine import get_engine
+from .errors import OrbitError
 from .estimate import bound_requests
 from .estimate import to_frame as bounds_frame
-from .grid import number as _number
-from .grid import plan
+from .events import Listener
+from .plan import plan, requests_for
+from .price_data import table as load_prices
 from .progress import Snapshot, for_caller
+from .rows import new as new_row
+from .run import Run
 from .specs import resolve
-from .types import Row
+from .types import Options
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Jobs", "acompare", "compare", "estimate", "jobs", "start"]
 
-_JOBS: list[Job] = []
+_JOBS: list[Run] = []
 _KEEP_JOBS = 50  # how many past runs jobs() remembers
 
 Prompts = str | Iterable[str] | Mapping[str, str]
@@ -36,61 +35,32 @@ Models = str | Iterable[str]
 def start(
     prompts: Prompts,
     models: Models,
+    options: Options | None = None,
     *,
-    system: str | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    repeat: int = 1,
-    cache: bool = True,
-    concurrency: int | None = None,
-    timeout: float | None = None,
-    budget: float | None = None,
     start_delay: float = 0.0,
-) -> Job:
-    """Validate, resolve keys, and start a run on the engine; return its Job at once.
+    on_event: Listener | None = None,
+) -> Run:
+    """Validate, resolve keys, and start a run on the engine; return its :class:`Run` at once.
 
-    ``start_delay`` holds the first request back that many seconds.
-
-    Raises (before any request is sent) :class:`~orbit_nb.errors.SpecError`,
+    ``start_delay`` holds the first request back that many seconds;
+    ``on_event`` is subscribed to the run's events before it starts, so it
+    sees every one (see :mod:`orbit_nb.events`). Raises
+    (before any request is sent) :class:`~orbit_nb.errors.SpecError`,
     :class:`~orbit_nb.errors.ParameterError` or :class:`~orbit_nb.errors.ConfigError`.
     """
-    if not isinstance(cache, bool):
-        raise ParameterError(f"cache={cache!r} must be True or False")
-    if budget is not None:
-        budget = _number("budget", budget)
-        if budget <= 0:
-            raise ParameterError(f"budget={budget!r} must be > 0 dollars")
-    requests, specs, params = plan(
-        prompts,
-        models,
-        system=system,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        repeat=repeat,
-        concurrency=concurrency,
-        timeout=timeout,
-    )
-    targets = resolve(specs)  # keys and URLs read now, so env changes apply per run
-    limits = {name: params.concurrency or t.concurrency for name, t in targets.items()}
-    pricing.table()  # read the price file here, not on the engine loop
+    run_plan = plan(prompts, models, options or Options(), start_delay=start_delay)
+    load_prices()  # read the price file here, not on the engine loop
     run_id = uuid.uuid4().hex[:12]
-    run_plan = RunPlan(
-        targets=targets,
-        limits=limits,
-        keys=[request_key(r, targets[r.model.provider]) for r in requests],
-        timeout=params.timeout or DEFAULT_TIMEOUT,
-        read_cache=cache,
-        budget=budget,
-        start_delay=start_delay,
-    )
-    job = Job(run_id, [Row(run_id, r) for r in requests], run_plan)
-    _JOBS.append(job)
+    run = Run(run_id, [new_row(run_id, r) for r in run_plan.requests], run_plan)
+    if on_event is not None:
+        run.events.subscribe(on_event)
+    _JOBS.append(run)
     del _JOBS[:-_KEEP_JOBS]
-    get_engine().submit(job)
-    return job
+    get_engine().submit(run)
+    return run
 
 
-class Jobs(list[Job]):
+class Jobs(list[Run]):
     """Runs, oldest first; a notebook shows them as a table (see :meth:`frame`)."""
 
     def frame(self) -> Table:
@@ -122,7 +92,7 @@ _JOB_COLUMNS = {
 }
 
 
-def _job_row(job: Job) -> dict[str, object]:
+def _job_row(job: Run) -> dict[str, object]:
     snap = Snapshot.of(job)
     ok = sum(row.status == "ok" for row in job.rows)
     return {
@@ -138,7 +108,7 @@ def _job_row(job: Job) -> dict[str, object]:
 
 
 def jobs() -> Jobs:
-    """This session's recent runs, oldest first; each Job keeps its rows.
+    """This session's recent runs, oldest first; each Run keeps its rows.
 
     A notebook shows them as a table (state: running, done, cancelled,
     interrupted, refused). After an interrupted ``await acompare(...)``,
@@ -181,9 +151,7 @@ def compare(
         df = orbit_nb.compare("Name a prime.", "openai:gpt-4o-mini, gemini:gemini-2.5-flash")
     """
     get_engine().refuse_engine_thread()  # before anything is sent
-    job = start(
-        prompts,
-        models,
+    options = Options(
         system=system,
         temperature=temperature,
         max_tokens=max_tokens,
@@ -193,21 +161,22 @@ def compare(
         timeout=timeout,
         budget=budget,
     )
-    progress = for_caller(job)
+    run = start(prompts, models, options)
+    progress = for_caller(run)
     try:
-        get_engine().wait(job, on_tick=progress.tick if progress else None)
+        run.wait(on_tick=progress.tick if progress else None)
     except OrbitError as exc:  # e.g. BudgetError: the engine's frames are noise to the caller
         raise exc.with_traceback(None) from None
     except KeyboardInterrupt:
-        done = sum(r.status in ("ok", "error") for r in job.rows)
+        done = sum(r.status in ("ok", "error") for r in run.rows)
         warnings.warn(
-            f"interrupted: {done} of {job.total} calls finished; the rest are marked cancelled",
+            f"interrupted: {done} of {run.total} calls finished; the rest are marked cancelled",
             stacklevel=2,
         )
     finally:
         if progress is not None:
             progress.finish()
-    return _result(job)
+    return _result(run)
 
 
 async def acompare(
@@ -226,11 +195,9 @@ async def acompare(
     """The awaitable form of :func:`compare`, with the same arguments and result.
 
     Cancelling the awaiting task (or interrupting the kernel) cancels the calls
-    in flight and re-raises; the finished rows stay on the run's Job.
+    in flight and re-raises; the finished rows stay on the run (``jobs()[-1]``).
     """
-    job = start(
-        prompts,
-        models,
+    options = Options(
         system=system,
         temperature=temperature,
         max_tokens=max_tokens,
@@ -240,19 +207,20 @@ async def acompare(
         timeout=timeout,
         budget=budget,
     )
-    progress = for_caller(job)
+    run = start(prompts, models, options)
+    progress = for_caller(run)
     try:
-        await get_engine().await_job(job, on_tick=progress.tick if progress else None)
+        await run.wait_async(on_tick=progress.tick if progress else None)
     except OrbitError as exc:
         raise exc.with_traceback(None) from None
     finally:
         if progress is not None:
             progress.finish()
-    return _result(job)
+    return _result(run)
 
 
-def _result(job: Job) -> pd.DataFrame:
-    """The job's frame, after warning (in the caller's thread, pointing at the
+def _result(job: Run) -> pd.DataFrame:
+    """The run's frame, after warning (in the caller's thread, pointing at the
     caller's line) about what went amiss."""
     for problem in job.problems():
         warnings.warn(problem, stacklevel=3)
@@ -276,10 +244,11 @@ def estimate(
 
         orbit_nb.estimate(prompts, ["openai:gpt-4o", "anthropic:claude-haiku-4-5"], max_tokens=300)
     """
-    requests, specs, _ = plan(prompts, models, system=system, max_tokens=max_tokens, repeat=repeat)
+    options = Options(system=system, max_tokens=max_tokens, repeat=repeat)
+    requests, specs = requests_for(prompts, models, options)
     targets = resolve(specs)
     engine = get_engine()
     providers = {name: engine.provider(t, t.concurrency) for name, t in targets.items()}
-    pricing.table()
+    load_prices()
     bounds = engine.call(bound_requests(requests, providers))
     return bounds_frame(bounds)

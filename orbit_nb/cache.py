@@ -16,9 +16,9 @@ and the run goes on uncached; a cache in a read-only directory is still read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import tempfile
@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from . import config
 from .specs import Target
 from .types import Completion, Request, Row, Usage
 
@@ -64,7 +65,7 @@ DEADLINE_S = 2.0
 
 def data_dir() -> Path:
     """Where the cache and the history live: ``ORBIT_CACHE_DIR`` or the user cache dir."""
-    configured = os.environ.get("ORBIT_CACHE_DIR")
+    configured = config.cache_dir()
     if configured:
         return Path(configured).expanduser()
     import platformdirs
@@ -72,21 +73,30 @@ def data_dir() -> Path:
     return Path(platformdirs.user_cache_dir("orbit_nb"))
 
 
+#: Request fields every key has carried since version 1, even when unset; a
+#: field added later joins the key only when set, so stored answers stay found.
+_KEY_V1_FIELDS = frozenset({"system", "temperature", "max_tokens", "repeat"})
+
+
 def request_key(request: Request, target: Target) -> str:
-    """sha256 over every field that changes the answer (and the repeat index,
-    so that n repeats stay n samples); never over the API key."""
-    fields = {
+    """sha256 over every field that changes the answer: the endpoint, the model,
+    the messages and every other :class:`~orbit_nb.types.Request` field (the
+    options sent with it, and the repeat index, so that n repeats stay n
+    samples); never over the API key or the prompt's id."""
+    fields: dict[str, object] = {
         "v": _KEY_VERSION,
         "kind": target.kind,
         "endpoint": target.endpoint,
         "base_url": target.base_url,
         "model": request.model.model,
-        "system": request.system,
         "messages": [{"role": "user", "content": request.prompt}],
-        "temperature": request.temperature,
-        "max_tokens": request.max_tokens,
-        "repeat": request.repeat,
     }
+    for f in dataclasses.fields(request):
+        if f.name in ("prompt_id", "prompt", "model"):
+            continue
+        value = getattr(request, f.name)
+        if f.name in _KEY_V1_FIELDS or value != f.default:
+            fields[f.name] = value
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     # surrogatepass: a lone surrogate (from a broken decode) still gets a key;
     # every other text encodes exactly as plain UTF-8, so keys do not change.
@@ -119,14 +129,6 @@ class Entry:
         comp = data["completion"]
         completion = Completion(**{**comp, "usage": Usage(**comp["usage"])})
         return cls(completion, data["latency_s"], data["ttft_s"], data["cost_usd"])
-
-    def fill(self, row: Row) -> None:
-        """Make ``row`` a cache hit: the original answer, usage, latency and cost."""
-        c = self.completion
-        row.content, row.usage, row.finish_reason = c.content, c.usage, c.finish_reason
-        row.request_id = c.request_id
-        row.latency_s, row.ttft_s, row.cost_usd = self.latency_s, self.ttft_s, self.cost_usd
-        row.cached, row.attempts, row.status = True, 0, "ok"
 
 
 class Store(Protocol):
@@ -415,7 +417,7 @@ def open_store() -> Store:
     Raises OSError, sqlite3 or redis errors when the store is unusable; the
     caller turns those into a warning.
     """
-    url = os.environ.get("ORBIT_CACHE_URL")
+    url = config.cache_url()
     where = url or str(data_dir() / "cache")
     with _stores_lock:
         store = _stores.get(where)
@@ -426,15 +428,11 @@ def open_store() -> Store:
 
 
 def ttl() -> float | None:
-    """Entry lifetime in seconds from ``ORBIT_CACHE_TTL``, or None (keep forever)."""
-    value = os.environ.get("ORBIT_CACHE_TTL")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds > 0 else None
+    """Entry lifetime in seconds from ``ORBIT_CACHE_TTL``, or None (keep forever).
+
+    See :func:`orbit_nb.config.cache_ttl`.
+    """
+    return config.cache_ttl()
 
 
 class _Counters:
@@ -470,7 +468,7 @@ def cache_stats() -> CacheStats:
     CacheStats(hits=60, misses=60, entries=60, bytes=41984, backend='disk', location='...')
     """
     store = open_store()
-    location = redact(os.environ.get("ORBIT_CACHE_URL") or str(data_dir() / "cache"))
+    location = redact(config.cache_url() or str(data_dir() / "cache"))
     return CacheStats(
         counters.hits, counters.misses, store.entries(), store.size_bytes(), store.name, location
     )
@@ -515,7 +513,7 @@ def redact(text: str) -> str:
     import urllib.parse
 
     text = _USERINFO.sub("\\1…@", text)
-    url = os.environ.get("ORBIT_CACHE_URL") or ""
+    url = config.cache_url() or ""
     secret = urllib.parse.urlsplit(url).password if "://" in url else None
     return text.replace(secret, "…") if secret else text
 

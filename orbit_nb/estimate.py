@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import pricing
+from .cost import cost as cost_of
+from .price_data import lookup
 from .providers.base import Provider
+from .providers.facts import facts, facts_of_kind
 from .types import Request, Usage
 
 if TYPE_CHECKING:
@@ -29,12 +31,14 @@ __all__ = [
     "Bound",
     "bound_requests",
     "chars_estimate",
+    "output_bound",
     "to_frame",
 ]
 
 #: Characters per token assumed when a provider has no token-count endpoint.
 CHARS_PER_TOKEN = 4
-#: Output tokens assumed per call when ``max_tokens`` is not set.
+#: Output tokens assumed per call when ``max_tokens`` is not set and the API
+#: applies its own limit (see :func:`output_bound`).
 DEFAULT_OUTPUT_TOKENS = 1024
 _COUNT_CONCURRENCY = 8
 
@@ -57,14 +61,22 @@ def chars_estimate(request: Request) -> int:
 
 
 async def _count(request: Request, provider: Provider, limit: asyncio.Semaphore) -> tuple[int, str]:
-    counter = getattr(provider, "count_tokens", None)
-    if counter is not None:
+    if facts_of_kind(provider.target.kind).counts_tokens:
         async with limit:
             try:
-                return int(await counter(request)), "count_tokens"
-            except Exception:  # no endpoint, an error, a mock server: fall back
-                pass
+                counted = await provider.count_tokens(request)
+            except Exception:  # an error, a server without the endpoint: fall back
+                counted = None
+        if counted is not None:
+            return int(counted), "count_tokens"
     return chars_estimate(request), f"chars/{CHARS_PER_TOKEN}"
+
+
+def output_bound(request: Request) -> int:
+    """The most output tokens ``request`` can bring: its ``max_tokens``, the
+    ``max_tokens`` its API requires orbit to send, else :data:`DEFAULT_OUTPUT_TOKENS`."""
+    sent = request.max_tokens or facts(request.model.provider).default_max_tokens
+    return sent or DEFAULT_OUTPUT_TOKENS
 
 
 async def bound_requests(
@@ -82,8 +94,9 @@ async def bound_requests(
     bounds = []
     for req in requests:
         tokens, how = by_input[(req.model, req.system, req.prompt)]
-        output = req.max_tokens or DEFAULT_OUTPUT_TOKENS
-        cost = pricing.cost(req.model.model, Usage(input_tokens=tokens, output_tokens=output))
+        output = output_bound(req)
+        usage = Usage(input_tokens=tokens, output_tokens=output)
+        cost = cost_of(lookup(req.model.model), usage)
         bounds.append(Bound(req, tokens, output, how, cost))
     return bounds
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from .errors import ParameterError
+from .rows import COLUMNS, row_values
 from .table import Table, as_table
 from .types import Row
 
@@ -26,71 +27,6 @@ __all__ = [
     "summary",
     "to_frame",
 ]
-
-_INT = "Int64"
-_FLOAT = "float64"
-_STR = "string"
-
-#: Every result column and its dtype, in order.
-COLUMNS: dict[str, str] = {
-    "run_id": _STR,
-    "prompt_id": _STR,
-    "prompt": _STR,
-    "model_spec": _STR,
-    "provider": _STR,
-    "model": _STR,
-    "repeat": _INT,
-    "status": _STR,
-    "content": _STR,
-    "error_type": _STR,
-    "error_message": _STR,
-    "input_tokens": _INT,
-    "cached_input_tokens": _INT,
-    "cache_write_tokens": _INT,
-    "output_tokens": _INT,
-    "reasoning_tokens": _INT,
-    "total_tokens": _INT,
-    "latency_s": _FLOAT,
-    "ttft_s": _FLOAT,
-    "cost_usd": _FLOAT,
-    "cached": "bool",
-    "finish_reason": _STR,
-    "attempts": _INT,
-    "request_id": _STR,
-    "started_at": "datetime64[us, UTC]",
-}
-
-
-def row_values(row: Row) -> tuple[object, ...]:
-    """One row's values in the order of :data:`COLUMNS`."""
-    req, usage = row.request, row.usage
-    return (
-        row.run_id,
-        req.prompt_id,
-        req.prompt,
-        req.model.spec,
-        req.model.provider,
-        req.model.model,
-        req.repeat,
-        row.status,
-        row.content,
-        row.error_type,
-        row.error_message,
-        usage.input_tokens,
-        usage.cached_input_tokens,
-        usage.cache_write_tokens,
-        usage.output_tokens,
-        usage.reasoning_tokens,
-        usage.total_tokens,
-        row.latency_s,
-        row.ttft_s,
-        row.cost_usd,
-        row.cached,
-        row.finish_reason,
-        row.attempts,
-        row.request_id,
-        row.started_at,
-    )
 
 
 def to_frame(rows: Sequence[Row]) -> pd.DataFrame:

@@ -62,7 +62,7 @@ def history_path() -> Path:
 
 
 def _columns() -> dict[str, str]:
-    from .frame import COLUMNS
+    from .rows import COLUMNS
 
     return {**COLUMNS, **EXTRA_COLUMNS}
 
@@ -93,7 +93,7 @@ def _storable(value: object) -> object:
 
 
 def _values(row: Row) -> tuple[object, ...]:
-    from .frame import row_values
+    from .rows import row_values
 
     req = row.request
     values = (*row_values(row), req.system, req.temperature, req.max_tokens)

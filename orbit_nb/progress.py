@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import formats
 
 if TYPE_CHECKING:
-    from .engine import Job
+    from .run import Run
 
 __all__ = ["NotebookProgress", "Progress", "Snapshot", "TerminalProgress", "for_caller"]
 
@@ -42,7 +42,7 @@ class Snapshot:
     state: str
 
     @classmethod
-    def of(cls, job: Job) -> Snapshot:
+    def of(cls, job: Run) -> Snapshot:
         totals: Counter[str] = Counter()
         done: Counter[str] = Counter()
         errors, spent = 0, 0.0
@@ -78,7 +78,7 @@ class Progress(Protocol):
 
 
 class _Throttle:
-    def __init__(self, job: Job, show_after: float) -> None:
+    def __init__(self, job: Run, show_after: float) -> None:
         self.job = job
         self.show_after = show_after
         self.last_draw = 0.0
@@ -109,7 +109,7 @@ def _same(a: Snapshot, b: Snapshot) -> bool:
 class NotebookProgress:
     """An ipywidgets bar and status line in the current cell's output."""
 
-    def __init__(self, job: Job, label: str = "", show_after: float = SHOW_AFTER) -> None:
+    def __init__(self, job: Run, label: str = "", show_after: float = SHOW_AFTER) -> None:
         self._throttle = _Throttle(job, show_after)
         self._label = label
         self._handle: Any = None
@@ -164,7 +164,7 @@ class NotebookProgress:
 class TerminalProgress:
     """A tqdm bar on stderr (only used when stderr is a terminal)."""
 
-    def __init__(self, job: Job, show_after: float = SHOW_AFTER) -> None:
+    def __init__(self, job: Run, show_after: float = SHOW_AFTER) -> None:
         self._throttle = _Throttle(job, show_after)
         self._bar: Any = None
 
@@ -190,7 +190,7 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def for_caller(job: Job) -> Progress | None:
+def for_caller(job: Run) -> Progress | None:
     """Progress for whoever waits on ``job``: a notebook bar in a kernel, a terminal
     bar when stderr is a TTY, else none."""
     if _in_kernel():

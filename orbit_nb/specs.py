@@ -2,17 +2,18 @@
 
 An *endpoint* is a named place to send requests: the three built-in providers
 plus any OpenAI-compatible server registered with :func:`register_endpoint`.
-Keys and base URLs are read from the environment each time a run resolves its
-targets, so ``os.environ[...] = ...`` in a notebook takes effect on the next run.
+Keys and base URLs are read from the environment (through :mod:`orbit_nb.config`)
+each time a run resolves its targets, so a variable set in a notebook takes
+effect on the next run.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from . import config
 from .errors import ConfigError, SpecError
 from .types import ModelSpec
 
@@ -90,24 +91,24 @@ _BUILTIN = (
         "anthropic",
         "anthropic",
         "https://api.anthropic.com",
-        ("ANTHROPIC_BASE_URL",),
-        ("ANTHROPIC_API_KEY",),
+        (config.ANTHROPIC_BASE_URL,),
+        (config.ANTHROPIC_API_KEY,),
         concurrency=50,
     ),
     Endpoint(
         "gemini",
         "gemini",
         "https://generativelanguage.googleapis.com",
-        ("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL"),
-        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        (config.GEMINI_BASE_URL, config.GOOGLE_GEMINI_BASE_URL),
+        (config.GEMINI_API_KEY, config.GOOGLE_API_KEY),
         concurrency=100,
     ),
     Endpoint(
         "openai",
         "openai",
         "https://api.openai.com/v1",
-        ("OPENAI_BASE_URL",),
-        ("OPENAI_API_KEY",),
+        (config.OPENAI_BASE_URL,),
+        (config.OPENAI_API_KEY,),
         concurrency=100,
     ),
 )
@@ -260,7 +261,7 @@ def resolve(
 
     Raises :class:`ConfigError` naming the variable when a needed key is missing.
     """
-    env = os.environ if environ is None else environ
+    env = config.environ() if environ is None else environ
     targets: dict[str, Target] = {}
     for spec in specs:
         if spec.provider in targets:

@@ -6,11 +6,14 @@ one request into one :class:`Completion` carrying a normalised :class:`Usage`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Completion", "ErrorType", "ModelSpec", "Request", "Row", "Status", "Usage"]
+from .errors import ParameterError
+
+__all__ = ["Completion", "ErrorType", "ModelSpec", "Options", "Request", "Row", "Status", "Usage"]
 
 #: What became of a call: ``pending`` only while the run goes on.
 Status = Literal["pending", "ok", "error", "cancelled", "skipped"]
@@ -52,9 +55,81 @@ class ModelSpec:
         return self.spec
 
 
+def number(name: str, value: object) -> float:
+    """``value`` as a finite float, or a ParameterError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(f"{name}={value!r} is not a number")
+    if not math.isfinite(value):
+        raise ParameterError(f"{name}={value!r} must be a finite number")
+    return float(value)
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(f"{name}={value!r} must be a whole number >= 1")
+    if value < 1:
+        raise ParameterError(f"{name}={value!r} must be >= 1")
+    return value
+
+
+#: Marks an option that is sent with every request: it becomes a field of
+#: :class:`Request` of the same name, and so part of the cache key.
+_SENT: dict[str, Any] = {"sent": True}
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Every option of a run (``compare()``, ``acompare()``, ``%%orbit``, the panel),
+    checked when made: a bad value raises :class:`~orbit_nb.errors.ParameterError`
+    naming it, before anything is sent. Checks that depend on the models (the
+    temperature range each provider accepts) are made when the run is planned.
+
+    An option marked ``sent`` is copied into every :class:`Request`; the cache
+    key covers every request field, so such an option can never be left out
+    of it.
+    """
+
+    system: str | None = field(default=None, metadata=_SENT)
+    temperature: float | None = field(default=None, metadata=_SENT)
+    max_tokens: int | None = field(default=None, metadata=_SENT)
+    repeat: int = 1
+    cache: bool = True
+    concurrency: int | None = None
+    timeout: float | None = None
+    budget: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.system is not None and not isinstance(self.system, str):
+            raise ParameterError(f"system={self.system!r} must be a str or None")
+        if self.temperature is not None:
+            object.__setattr__(self, "temperature", number("temperature", self.temperature))
+        if self.max_tokens is not None:
+            _whole("max_tokens", self.max_tokens)
+        _whole("repeat", self.repeat)
+        if not isinstance(self.cache, bool):
+            raise ParameterError(f"cache={self.cache!r} must be True or False")
+        if self.concurrency is not None:
+            _whole("concurrency", self.concurrency)
+        if self.timeout is not None:
+            timeout = number("timeout", self.timeout)
+            if timeout <= 0:
+                raise ParameterError(f"timeout={self.timeout!r} must be > 0 seconds")
+            object.__setattr__(self, "timeout", timeout)
+        if self.budget is not None:
+            budget = number("budget", self.budget)
+            if budget <= 0:
+                raise ParameterError(f"budget={self.budget!r} must be > 0 dollars")
+            object.__setattr__(self, "budget", budget)
+
+    def sent(self) -> dict[str, Any]:
+        """The options every request carries, by name (see :class:`Request`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("sent")}
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One call to make: a prompt for one model, one repeat."""
+    """One call to make: a prompt for one model, one repeat, and the options
+    sent with it (those :class:`Options` marks ``sent``)."""
 
     prompt_id: str
     prompt: str

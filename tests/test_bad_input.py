@@ -46,7 +46,7 @@ CASES = [
     ({"timeout": math.inf}, ParameterError, "timeout=inf must be a finite number"),
     ({"system": 5}, ParameterError, "system=5 must be a str"),
     ({"cache": "yes"}, ParameterError, "cache='yes' must be True or False"),
-    ({"budget": 0}, ParameterError, "budget=0.0 must be > 0"),
+    ({"budget": 0}, ParameterError, "budget=0 must be > 0"),
     ({"budget": "5"}, ParameterError, "budget='5' is not a number"),
     ({"budget": math.nan}, ParameterError, "budget=nan must be a finite number"),
 ]

@@ -11,7 +11,6 @@ from llmock.pytest_plugin import LLMock
 import orbit_nb
 from orbit_nb.api import start
 from orbit_nb.cache import cache_stats, clear_cache, counters, open_store
-from orbit_nb.engine import get_engine
 
 from conftest import KEYS
 
@@ -184,7 +183,7 @@ def test_identical_requests_of_concurrent_runs_are_sent_once(llmock: LLMock) -> 
     llmock.delay(0.5, times=None)
     jobs = [start("same words", ["openai:gpt-4o-mini"]) for _ in range(2)]
     for job in jobs:
-        get_engine().wait(job)
+        job.wait()
     assert completions(llmock) == 1
     rows = [job.rows[0] for job in jobs]
     assert sorted(r.cached for r in rows) == [False, True]

@@ -52,8 +52,9 @@ from llmock.verdict import Verdict, judge
 
 import orbit_nb
 from orbit_nb.api import start
-from orbit_nb.engine import MAX_ATTEMPTS, get_engine
+from orbit_nb.engine import get_engine
 from orbit_nb.errors import EngineError
+from orbit_nb.retry import MAX_ATTEMPTS
 
 from conftest import KEYS, mock_env
 
@@ -62,7 +63,7 @@ PROVIDERS = ("anthropic", "openai", "gemini")
 ROW_KEY = ["prompt_id", "model_spec", "repeat"]
 #: Statuses no retry can fix (LLMock's verdict uses the same set).
 NON_RETRYABLE = frozenset({400, 401, 403, 404, 422})
-#: engine.backoff waits 0.5 s x 2^(n-1) after failed attempt n, jittered down to
+#: retry.backoff waits 0.5 s x 2^(n-1) after failed attempt n, jittered down to
 #: 0.8x at most: the least a retry without Retry-After may wait.
 FIRST_BACKOFF_FLOOR = 0.4
 #: Clock reads on the server: forgive a millisecond or two.
@@ -470,8 +471,15 @@ def test_a_thousand_calls_through_every_fault_at_once(served: ServedLLMock) -> N
         max_tokens=50,
     )
     wall = time.monotonic() - began
-    records = served.records()
-    held = [r for r in records if r.duration >= MIX_STALL - 0.1]
+    # LLMock records a request when its answer is sent, so a fast run can end
+    # before its held requests (held past our timeout) are on the record.
+    deadline = time.monotonic() + MIX_STALL + 30
+    while True:
+        records = served.records()
+        held = [r for r in records if r.duration >= MIX_STALL - 0.1]
+        if len(held) >= 6 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert len(held) == 6, [r.duration for r in held]
     held_calls = {(r.provider, prompt_of(r)) for r in held}
     timed_out = df[df["error_type"] == "timeout"]

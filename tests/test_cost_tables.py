@@ -1,8 +1,8 @@
 """Cost tables, side-by-side answers, projections and price overrides, no server needed.
 
 Result frames are built with the same ``to_frame`` the engine uses, from
-hand-made rows whose ``cost_usd`` comes from ``pricing.cost`` as it does on the
-engine; every expected number below is worked out by hand from the shipped
+hand-made rows whose ``cost_usd`` comes from ``cost(lookup(model), usage)`` as it
+does on the engine; every expected number below is worked out by hand from the shipped
 prices (USD per million tokens):
 
     gpt-4o            input 2.50  cached 1.25  output 10.00
@@ -27,9 +27,12 @@ import pandas as pd
 import pytest
 
 import orbit_nb
-from orbit_nb import pricing
+from orbit_nb.cost import cost
 from orbit_nb.errors import ParameterError
 from orbit_nb.frame import cost_table, project_cost, side_by_side, summary, to_frame
+from orbit_nb.price_data import ENV_VAR, lookup, reset_prices, unknown_note
+from orbit_nb.price_data import prices as prices_frame
+from orbit_nb.price_data import table as load_prices
 from orbit_nb.types import ModelSpec, Request, Row, Usage
 
 M = 1e-6  # USD per token, per $1 of "per million" price
@@ -80,16 +83,21 @@ GEMINI_USAGE = Usage(
 GEMINI_COST = (952 * 0.30 + 2048 * 0.03 + 1000 * 2.50) * M
 
 
+def model_cost(model: str, usage: Usage) -> float | None:
+    """What the engine bills: the price of ``model`` now, times ``usage``."""
+    return cost(lookup(model), usage)
+
+
 @pytest.fixture(autouse=True)
 def _shipped_prices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts and ends on the shipped prices, with no user file or override."""
-    monkeypatch.delenv(pricing.ENV_VAR, raising=False)
-    pricing.reset_prices()
-    pricing.table()
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    reset_prices()
+    load_prices()
     yield
-    monkeypatch.delenv(pricing.ENV_VAR, raising=False)
-    pricing.reset_prices()
-    pricing.table()
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    reset_prices()
+    load_prices()
 
 
 def make_row(
@@ -117,7 +125,7 @@ def make_row(
         error_type=error_type,
         error_message=error_message,
         usage=usage if ok else Usage(),
-        cost_usd=pricing.cost(model, usage) if ok else None,
+        cost_usd=model_cost(model, usage) if ok else None,
         cached=cached,
         attempts=0 if status in ("cancelled", "skipped") else 1,
     )
@@ -147,20 +155,20 @@ def df() -> pd.DataFrame:
     return to_frame(grid())
 
 
-# --- pricing.cost on each provider's usage shape ------------------------------------
+# --- cost on each provider's usage shape ----------------------------------------------
 
 
 def test_cost_of_each_usage_shape() -> None:
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
-    assert pricing.cost("gpt-4o-mini", MINI_USAGE) == pytest.approx(MINI_COST)
-    assert pricing.cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(ANTHROPIC_COST)
-    assert pricing.cost("gemini-2.5-flash", GEMINI_USAGE) == pytest.approx(GEMINI_COST)
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
+    assert model_cost("gpt-4o-mini", MINI_USAGE) == pytest.approx(MINI_COST)
+    assert model_cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(ANTHROPIC_COST)
+    assert model_cost("gemini-2.5-flash", GEMINI_USAGE) == pytest.approx(GEMINI_COST)
 
 
 def test_reasoning_is_billed_as_part_of_output() -> None:
     # reasoning_tokens is a subset of output_tokens: it must not be billed twice.
     no_reasoning = Usage(input_tokens=2000, cached_input_tokens=1500, output_tokens=500)
-    assert pricing.cost("gpt-4o", no_reasoning) == pricing.cost("gpt-4o", OPENAI_USAGE)
+    assert model_cost("gpt-4o", no_reasoning) == model_cost("gpt-4o", OPENAI_USAGE)
 
 
 def test_anthropic_cache_writes_priced_by_ttl() -> None:
@@ -170,9 +178,9 @@ def test_anthropic_cache_writes_priced_by_ttl() -> None:
             output_tokens=0,
         )  # fmt: skip
 
-    assert pricing.cost("claude-haiku-4-5", writes(0)) == pytest.approx(1000 * 1.25 * M)
-    assert pricing.cost("claude-haiku-4-5", writes(1000)) == pytest.approx(1000 * 2.0 * M)
-    assert pricing.cost("claude-haiku-4-5", writes(600)) == pytest.approx(
+    assert model_cost("claude-haiku-4-5", writes(0)) == pytest.approx(1000 * 1.25 * M)
+    assert model_cost("claude-haiku-4-5", writes(1000)) == pytest.approx(1000 * 2.0 * M)
+    assert model_cost("claude-haiku-4-5", writes(600)) == pytest.approx(
         (400 * 1.25 + 600 * 2.0) * M
     )
 
@@ -246,7 +254,7 @@ def test_cost_table_unknown_price_is_na_not_zero() -> None:
         make_row("p0", "ollama:llama3.2", usage=MINI_USAGE),
         make_row("p1", "ollama:llama3.2", usage=MINI_USAGE),
     ]
-    assert "'llama3.2'" in (pricing.unknown_note(["llama3.2"]) or "")
+    assert "'llama3.2'" in (unknown_note(["llama3.2"]) or "")
     table = cost_table(to_frame(rows))
     row = table.loc["ollama:llama3.2"]
     assert row["calls"] == 2 and row["input_tokens"] == 18 and row["output_tokens"] == 6
@@ -394,7 +402,7 @@ def test_tables_are_public(df: pd.DataFrame) -> None:
     assert orbit_nb.cost_table is cost_table
     assert orbit_nb.side_by_side is side_by_side
     assert orbit_nb.project_cost is project_cost
-    assert orbit_nb.prices is pricing.prices
+    assert orbit_nb.prices is prices_frame
 
 
 # --- prices() and set_price() ----------------------------------------------------------
@@ -406,7 +414,7 @@ def shipped_as_of() -> str:
 
 
 def test_prices_table() -> None:
-    table = pricing.prices()
+    table = prices_frame()
     assert table.index.name == "model"
     assert table.columns.tolist() == [
         "provider",
@@ -437,16 +445,16 @@ def test_prices_table() -> None:
 def test_set_price_overrides_a_shipped_price() -> None:
     orbit_nb.set_price("gpt-4o", input=1.0, output=2.0)
     # No cached rate given: cached input is billed at the input rate.
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx((2000 * 1.0 + 500 * 2.0) * M)
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx((2000 * 1.0 + 500 * 2.0) * M)
     # A dated snapshot of the model finds the override too.
-    assert pricing.cost("gpt-4o-2024-08-06", OPENAI_USAGE) == pytest.approx(3000 * M)
+    assert model_cost("gpt-4o-2024-08-06", OPENAI_USAGE) == pytest.approx(3000 * M)
     row = orbit_nb.prices().loc["gpt-4o"]
     assert row["overridden"] and row["source"] == "set_price()" and row["provider"] == "openai"
-    assert pricing.lookup("gpt-4o-mini") is not None  # others untouched
+    assert lookup("gpt-4o-mini") is not None  # others untouched
     assert not orbit_nb.prices().loc["gpt-4o-mini", "overridden"]
 
     orbit_nb.reset_prices()
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
     assert not orbit_nb.prices()["overridden"].any()
 
 
@@ -456,20 +464,20 @@ def test_set_price_with_cache_rates() -> None:
         cache_write_1h=4,
     )  # fmt: skip
     expected = (50 * 2 + 2000 * 0.2 + 400 * 2.5 + 600 * 4 + 300 * 10) * M
-    assert pricing.cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(expected)
+    assert model_cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(expected)
     # Without a 1h rate, 1h writes are billed at the 5m write rate.
     orbit_nb.set_price("claude-haiku-4-5", input=2, output=10, cache_write=2.5)
     expected = (50 * 2 + 2000 * 2 + 1000 * 2.5 + 300 * 10) * M
-    assert pricing.cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(expected)
+    assert model_cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(expected)
 
 
 def test_set_price_adds_an_unknown_model() -> None:
-    assert "'my-model'" in (pricing.unknown_note(["my-model"]) or "")
-    assert pricing.lookup("my-model") is None
+    assert "'my-model'" in (unknown_note(["my-model"]) or "")
+    assert lookup("my-model") is None
 
     orbit_nb.set_price("my-model", input=0.5, output=1.5)
     priced = make_row("p0", "ollama:my-model", usage=MINI_USAGE)
-    assert pricing.unknown_note(["my-model"]) is None  # known now: no warning
+    assert unknown_note(["my-model"]) is None  # known now: no warning
     frame = to_frame([priced])
     assert frame.loc[0, "cost_usd"] == pytest.approx((9 * 0.5 + 3 * 1.5) * M)
     row = orbit_nb.prices().loc["my-model"]
@@ -497,7 +505,7 @@ def test_set_price_rejects_bad_values(model: Any, kwargs: dict[str, Any], messag
     rates: dict[str, Any] = {"input": 1.0, "output": 2.0, **kwargs}
     with pytest.raises(ParameterError, match=re.escape(message)):
         orbit_nb.set_price(model, **rates)
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)  # unchanged
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)  # unchanged
 
 
 # --- ORBIT_PRICES user file --------------------------------------------------------------
@@ -521,14 +529,14 @@ def write_prices(path: Path, data: object) -> str:
 def test_user_price_file_overrides_and_adds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(pricing.ENV_VAR, write_prices(tmp_path / "prices.json", USER_FILE))
-    pricing.table()  # what compare() does before each run
+    monkeypatch.setenv(ENV_VAR, write_prices(tmp_path / "prices.json", USER_FILE))
+    load_prices()  # what compare() does before each run
 
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(
         (500 * 2.0 + 1500 * 0.5 + 500 * 8.0) * M
     )
-    assert pricing.cost("house-model-v2", MINI_USAGE) == pytest.approx((9 * 0.4 + 3 * 1.6) * M)
-    assert pricing.cost("gpt-4o-mini", MINI_USAGE) == pytest.approx(MINI_COST)  # untouched
+    assert model_cost("house-model-v2", MINI_USAGE) == pytest.approx((9 * 0.4 + 3 * 1.6) * M)
+    assert model_cost("gpt-4o-mini", MINI_USAGE) == pytest.approx(MINI_COST)  # untouched
 
     table = orbit_nb.prices()
     assert table.attrs["as_of"] == shipped_as_of()
@@ -539,30 +547,30 @@ def test_user_price_file_overrides_and_adds(
 
     # set_price wins over the file.
     orbit_nb.set_price("house-model", input=1, output=1)
-    assert pricing.cost("house-model", MINI_USAGE) == pytest.approx(12 * M)
+    assert model_cost("house-model", MINI_USAGE) == pytest.approx(12 * M)
     orbit_nb.reset_prices()
-    assert pricing.cost("house-model", MINI_USAGE) == pytest.approx((9 * 0.4 + 3 * 1.6) * M)
+    assert model_cost("house-model", MINI_USAGE) == pytest.approx((9 * 0.4 + 3 * 1.6) * M)
 
 
 def test_user_price_file_is_read_by_table_not_by_cost(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_prices(tmp_path / "prices.json", USER_FILE)
-    monkeypatch.setenv(pricing.ENV_VAR, path)
-    assert pricing.lookup("house-model") is None  # cost()/lookup() do no file I/O
-    pricing.table()
-    assert pricing.lookup("house-model") is not None
+    monkeypatch.setenv(ENV_VAR, path)
+    assert lookup("house-model") is None  # cost()/lookup() do no file I/O
+    load_prices()
+    assert lookup("house-model") is not None
 
     edited = {"models": {"house-model": {"input": 0.8, "output": 3.2}}}
     write_prices(tmp_path / "prices.json", edited)
     os.utime(path, ns=(0, 1_000_000_000))  # a certain change of modification time
-    pricing.table()
-    assert pricing.cost("house-model", MINI_USAGE) == pytest.approx((9 * 0.8 + 3 * 3.2) * M)
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)  # dropped
+    load_prices()
+    assert model_cost("house-model", MINI_USAGE) == pytest.approx((9 * 0.8 + 3 * 3.2) * M)
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)  # dropped
 
-    monkeypatch.delenv(pricing.ENV_VAR)
-    pricing.table()
-    assert pricing.lookup("house-model") is None
+    monkeypatch.delenv(ENV_VAR)
+    load_prices()
+    assert lookup("house-model") is None
 
 
 @pytest.mark.parametrize(
@@ -581,31 +589,31 @@ def test_broken_user_price_file_warns_once_and_is_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: object, reason: str
 ) -> None:
     path = write_prices(tmp_path / "prices.json", content)
-    monkeypatch.setenv(pricing.ENV_VAR, path)
+    monkeypatch.setenv(ENV_VAR, path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pricing.table()
-        pricing.table()  # unchanged file: no second warning
+        load_prices()
+        load_prices()  # unchanged file: no second warning
     assert len(caught) == 1
     message = str(caught[0].message)
-    assert path in message and pricing.ENV_VAR in message and reason in message
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
+    assert path in message and ENV_VAR in message and reason in message
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
 
 
 def test_broken_entry_discards_the_whole_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = {"models": {**USER_FILE["models"], "bad": {"input": "cheap", "output": 1}}}
-    monkeypatch.setenv(pricing.ENV_VAR, write_prices(tmp_path / "prices.json", data))
+    monkeypatch.setenv(ENV_VAR, write_prices(tmp_path / "prices.json", data))
     with pytest.warns(UserWarning, match=re.escape("models['bad'].input='cheap'")):
-        pricing.table()
-    assert pricing.lookup("house-model") is None
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
+        load_prices()
+    assert lookup("house-model") is None
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
 
 
 def test_missing_user_price_file_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(tmp_path / "nope.json")
-    monkeypatch.setenv(pricing.ENV_VAR, path)
+    monkeypatch.setenv(ENV_VAR, path)
     with pytest.warns(UserWarning, match=re.escape(repr(path))):
-        pricing.table()
-    assert pricing.cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)
+        load_prices()
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(OPENAI_COST)

@@ -15,6 +15,7 @@ import orbit_nb
 from orbit_nb.api import start
 from orbit_nb.engine import get_engine
 from orbit_nb.errors import EngineError
+from orbit_nb.types import Options
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 
@@ -105,7 +106,7 @@ def test_a_call_waiting_on_an_identical_one_keeps_its_own_timeout(llmock: LLMock
     """A second run's call that joins the same request in flight gives up at its own
     deadline, as an error (not a cached answer)."""
     llmock.delay(10, times=None, provider="openai")
-    leader = start("joined", MODELS[1:2], timeout=60)
+    leader = start("joined", MODELS[1:2], Options(timeout=60))
     time.sleep(0.5)  # the leader's request is in flight
     began = time.monotonic()
     df = orbit_nb.compare("joined", MODELS[1:2], timeout=1)
@@ -134,7 +135,7 @@ def test_runs_share_one_limit_per_endpoint(llmock: LLMock) -> None:
     """Two runs at concurrency=5 against one endpoint: at most 5 requests in flight."""
     llmock.delay(0.3, times=None)
     runs = [
-        start([f"shared limit {tag} {i}" for i in range(20)], MODELS[1:2], concurrency=5)
+        start([f"shared limit {tag} {i}" for i in range(20)], MODELS[1:2], Options(concurrency=5))
         for tag in ("a", "b")
     ]
     for job in runs:

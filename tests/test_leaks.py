@@ -24,6 +24,7 @@ from orbit_nb.api import start
 from orbit_nb.cache import data_dir, open_store
 from orbit_nb.errors import OrbitError
 from orbit_nb.providers import load
+from orbit_nb.types import Options
 
 from canned import CannedServer, Reply
 from conftest import KEYS
@@ -184,7 +185,7 @@ def test_each_key_travels_only_in_its_auth_header(
     canned: CannedServer, status: int, error_type: str
 ) -> None:
     canned.queue(Reply(status, {"error": {"message": "nope", "code": "nope"}}))
-    job = start(["one prompt", "two prompt"], MODELS, timeout=1.0)
+    job = start(["one prompt", "two prompt"], MODELS, Options(timeout=1.0))
     job.future.result(timeout=10)  # type: ignore[union-attr]
     df = job.frame()
     assert (df["error_type"] == error_type).all()

@@ -13,8 +13,8 @@ from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
 import orbit_nb
-from orbit_nb.engine import backoff
 from orbit_nb.providers.base import parse_retry_after
+from orbit_nb.retry import backoff
 
 from canned import CannedServer, Reply
 

@@ -32,10 +32,11 @@ from IPython.display import display
 from traitlets import Float, Int, List, Unicode
 
 from ..api import estimate, start
-from ..engine import Job, get_engine
 from ..errors import OrbitError
 from ..progress import NotebookProgress
+from ..run import Run
 from ..table import as_table
+from ..types import Options
 from .template import expand
 from .view import Comparison
 
@@ -75,7 +76,7 @@ class Orbit(Magics):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.background: dict[str, Job] = {}  # VAR -> background job
+        self.background: dict[str, Run] = {}  # VAR -> background job
         self._counter = 0
 
     # -- %%orbit --------------------------------------------------------------
@@ -102,33 +103,36 @@ class Orbit(Magics):
         except OrbitError as exc:
             raise UsageError(str(exc)) from None
 
-    def _options(self, args: Any) -> dict[str, Any]:
-        return {
-            "system": args.system if args.system is not None else self.system,
-            "temperature": args.temperature,
-            "max_tokens": args.max_tokens if args.max_tokens is not None else self.max_tokens,
-            "repeat": args.repeat,
-        }
+    def _options(self, args: Any) -> Options:
+        return Options(
+            system=args.system if args.system is not None else self.system,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens if args.max_tokens is not None else self.max_tokens,
+            repeat=args.repeat,
+            cache=not args.no_cache,
+            concurrency=args.concurrency or self.concurrency,
+            timeout=args.timeout or self.timeout,
+            budget=args.budget,
+        )
 
     def _run_cell(self, args: Any, cell: str) -> None:
         prompts = expand(cell.strip(), self.shell.user_ns)  # type: ignore[union-attr]
         models = args.models or list(self.default_models)
         options = self._options(args)
         if args.dry_run:
-            options.pop("temperature")
-            display(estimate(prompts, models, **options))
+            display(
+                estimate(
+                    prompts,
+                    models,
+                    system=options.system,
+                    max_tokens=options.max_tokens,
+                    repeat=options.repeat,
+                )
+            )
             return
-        job = start(
-            prompts,
-            models,
-            **options,
-            cache=not args.no_cache,
-            concurrency=args.concurrency or self.concurrency,
-            timeout=args.timeout or self.timeout,
-            budget=args.budget,
-            # A background cell's reply goes out before the burst of requests.
-            start_delay=_BACKGROUND_DELAY if args.background else 0.0,
-        )
+        # A background cell's reply goes out before the burst of requests.
+        delay = _BACKGROUND_DELAY if args.background else 0.0
+        job = start(prompts, models, options, start_delay=delay)
         if args.background:
             self._background(job, args.out or self._next_var())
         else:
@@ -140,10 +144,10 @@ class Orbit(Magics):
             self._counter += 1
         return f"_orbit_bg{self._counter}"
 
-    def _foreground(self, job: Job, var: str) -> None:
+    def _foreground(self, job: Run, var: str) -> None:
         progress = NotebookProgress(job)  # drawn once the run takes over a second
         try:
-            get_engine().wait(job, on_tick=progress.tick)
+            job.wait(on_tick=progress.tick)
         except KeyboardInterrupt:
             pass  # the job is interrupted: show what finished
         except OrbitError:
@@ -153,7 +157,7 @@ class Orbit(Magics):
         self.shell.user_ns[var] = df  # type: ignore[union-attr]
         progress.finish(Comparison(df, _title(job, var), var=var))
 
-    def _background(self, job: Job, var: str) -> None:
+    def _background(self, job: Run, var: str) -> None:
         self.background[var] = job
         # Printed first, worded to stay true once the run ends (the bar below is replaced).
         print(
@@ -169,7 +173,7 @@ class Orbit(Magics):
         )
         watcher.start()
 
-    def _watch(self, job: Job, var: str, progress: NotebookProgress) -> None:
+    def _watch(self, job: Run, var: str, progress: NotebookProgress) -> None:
         """Draw progress until ``job`` ends, then put its DataFrame in ``var``."""
         assert job.future is not None
         while not job.future.done():
@@ -279,7 +283,7 @@ def _record_table(record: dict[str, Any], name: str) -> pd.DataFrame:
     return as_table(pd.DataFrame({"value": pd.Series(values, index=index, dtype=object)}))
 
 
-def _title(job: Job, var: str) -> str:
+def _title(job: Run, var: str) -> str:
     """The result's title: where the frame is, and how the run ended when not done."""
     where = f"result in {var}"
     if job.state == "interrupted":
@@ -290,18 +294,17 @@ def _title(job: Job, var: str) -> str:
 
 
 def _prices() -> pd.DataFrame:
-    from ..pricing import prices
+    from ..price_data import prices
 
     return prices()
 
 
 def _models_table() -> pd.DataFrame:
     """Known providers and endpoints, whether a key is set, and their priced models."""
-    import os
-
     import pandas as pd
 
-    from ..pricing import prices
+    from ..config import environ
+    from ..price_data import prices
     from ..specs import endpoints
 
     table = prices()
@@ -312,16 +315,16 @@ def _models_table() -> pd.DataFrame:
         rows.append(
             {
                 "provider": name,
-                "key_set": not keys or any((os.environ.get(k) or "").strip() for k in keys),
+                "key_set": not keys or any((environ().get(k) or "").strip() for k in keys),
                 "key_env": " or ".join(keys) or "(none)",
-                "base_url": endpoint.base_url(os.environ),
+                "base_url": endpoint.base_url(environ()),
                 "priced_models": ", ".join(priced),
             }
         )
     return as_table(pd.DataFrame(rows).set_index("provider"))
 
 
-def _finish(job: Job) -> pd.DataFrame:
+def _finish(job: Run) -> pd.DataFrame:
     for problem in job.problems():
         warnings.warn_explicit(problem, UserWarning, "%%orbit", 1)
     return job.frame()

@@ -9,11 +9,12 @@ import anthropic
 from ..specs import Target
 from ..types import Completion, Request, Usage
 from .base import BadResponse, Failure, classify_sdk_error, pool_limits, sdk_answer, shaped
+from .facts import facts_of_kind
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "completion_from", "usage_from"]
 
 #: The Messages API requires max_tokens; this is sent when the user gives none.
-DEFAULT_MAX_TOKENS = 1024
+DEFAULT_MAX_TOKENS: int = facts_of_kind("anthropic").default_max_tokens or 1024
 
 
 class AnthropicProvider:
@@ -43,7 +44,7 @@ class AnthropicProvider:
         with shaped("the answer"):
             return completion_from(message)
 
-    async def count_tokens(self, request: Request) -> int:
+    async def count_tokens(self, request: Request) -> int | None:
         """Input tokens of ``request`` from the free ``messages/count_tokens`` endpoint."""
         counted = await self._client.messages.count_tokens(**_prompt(request))
         return int(counted.input_tokens)

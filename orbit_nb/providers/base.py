@@ -74,6 +74,11 @@ class Provider(Protocol):
         """Send one request and return its answer; raise on any failure."""
         ...
 
+    async def count_tokens(self, request: Request) -> int | None:
+        """The input tokens of ``request`` from the API's free count endpoint, or
+        None where it has none (see :mod:`orbit_nb.providers.facts`)."""
+        ...
+
     def classify(self, exc: Exception) -> Failure:
         """Turn an exception raised by :meth:`complete` into a :class:`Failure`."""
         ...

@@ -76,7 +76,7 @@ class GeminiProvider:
         with shaped("the answer"):
             return completion_from(data, response.headers)
 
-    async def count_tokens(self, request: Request) -> int:
+    async def count_tokens(self, request: Request) -> int | None:
         """Input tokens of ``request`` from the free ``countTokens`` endpoint."""
         model = request.model.model
         payload = {"generateContentRequest": {"model": f"models/{model}", **_contents(request)}}

@@ -54,6 +54,10 @@ class OpenAIProvider:
         with shaped("the answer"):
             return completion_from(response)
 
+    async def count_tokens(self, request: Request) -> int | None:
+        """None: Chat Completions has no free endpoint that counts a prompt's tokens."""
+        return None
+
     def classify(self, exc: Exception) -> Failure:
         return classify_sdk_error(exc, openai, self.target.api_key, _QUOTA_CODES)
 

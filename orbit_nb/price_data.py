@@ -1,4 +1,4 @@
-"""Prices per model and the pure function that turns usage into dollars.
+"""Price data: the shipped table, the user's price file and set_price() overrides.
 
 The table ships as package data (``data/prices.json``) with an ``as_of`` date
 and a source per model, in USD per million tokens. Prices are looked up by the
@@ -14,8 +14,9 @@ Two layers sit on the shipped table, the later one winning:
 
 Loading happens in :func:`table`, which runs in the caller's thread before every
 run and re-reads the user file when ``ORBIT_PRICES`` or the file changed.
-:func:`cost` and :func:`lookup` run on the engine loop for each finished call,
-so they only read the table already loaded and never touch the disk.
+:func:`lookup` runs on the engine loop for each finished call, so it only reads
+the table already loaded and never touches the disk. Turning a price and a
+usage into dollars is :func:`orbit_nb.cost.cost`'s job.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from . import config
 from .errors import ParameterError
-from .types import Usage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_VAR",
     "Price",
-    "cost",
     "lookup",
     "prices",
     "reset_prices",
@@ -51,9 +51,8 @@ __all__ = [
 ]
 
 #: Environment variable naming a user price file that overrides the shipped one.
-ENV_VAR = "ORBIT_PRICES"
+ENV_VAR = config.PRICES
 
-_PER_TOKEN = 1e-6
 _DATE_SUFFIX = re.compile(r"(-\d{8}|-\d{4}-\d{2}-\d{2}|-latest)$")
 _SPEC_PREFIXES = ("anthropic:", "openai:", "gemini:")
 
@@ -162,8 +161,8 @@ def _shipped() -> Table:
 
 
 def _file_key() -> _FileKey | None:
-    path = os.environ.get(ENV_VAR)
-    if not path:
+    path = config.prices_file()
+    if path is None:
         return None
     try:
         stat = os.stat(path)
@@ -216,7 +215,7 @@ def _current() -> _State:
 
 
 def table() -> Table:
-    """(prices by model, aliases, as_of) as :func:`cost` sees them.
+    """(prices by model, aliases, as_of) as :func:`lookup` sees them.
 
     Shipped prices, then the ``ORBIT_PRICES`` file, then :func:`set_price`
     overrides. Re-reads the user file when the variable or the file changed
@@ -239,36 +238,6 @@ def lookup(model: str) -> Price | None:
             if candidate is not None and candidate in state.prices:
                 return state.prices[candidate]
     return None
-
-
-def cost(model: str, usage: Usage) -> float | None:
-    """USD for ``usage`` on ``model``; None when the model or the counts are unknown.
-
-    Cached input is billed at the cached rate, cache writes at the write rate of
-    their TTL, reasoning as output (it is part of ``output_tokens``).
-
-    >>> cost("gpt-4o", Usage(input_tokens=2000, cached_input_tokens=1500, output_tokens=500))
-    0.008125
-    """
-    price = lookup(model)
-    if price is None or usage.input_tokens is None or usage.output_tokens is None:
-        return None
-    if price.long_context and usage.input_tokens > (price.long_context_threshold or 0):
-        price = price.long_context
-    cached = usage.cached_input_tokens or 0
-    written = usage.cache_write_tokens or 0
-    written_1h = usage.cache_write_1h_tokens or 0
-    write_5m = price.cache_write if price.cache_write is not None else price.input
-    write_1h = price.cache_write_1h if price.cache_write_1h is not None else write_5m
-    read = price.cached_input if price.cached_input is not None else price.input
-    dollars = (
-        (usage.input_tokens - cached - written) * price.input
-        + cached * read
-        + (written - written_1h) * write_5m
-        + written_1h * write_1h
-        + usage.output_tokens * price.output
-    )
-    return dollars * _PER_TOKEN
 
 
 def unknown_note(models: Iterable[str]) -> str | None:
