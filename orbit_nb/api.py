@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["Jobs", "acompare", "compare", "estimate", "jobs", "start"]
 
 _JOBS: list[Run] = []
-_KEEP_JOBS = 50  # how many past runs jobs() remembers
+#: Rows of finished runs jobs() keeps, at most (the newest run is always kept,
+#: and so is every run still going): memory is bounded by rows, not by runs.
+KEEP_ROWS = 20_000
 
 Prompts = str | Iterable[str] | Mapping[str, str]
 Models = str | Iterable[str]
@@ -54,10 +56,22 @@ def start(
     run = Run(run_id, [new_row(run_id, r) for r in run_plan.requests], run_plan)
     if on_event is not None:
         run.events.subscribe(on_event)
-    _JOBS.append(run)
-    del _JOBS[:-_KEEP_JOBS]
+    _remember(run)
     get_engine().submit(run)
     return run
+
+
+def _remember(run: Run) -> None:
+    """Add ``run`` to jobs(); forget the oldest finished runs beyond :data:`KEEP_ROWS`
+    rows (their rows stay in the history)."""
+    _JOBS.append(run)
+    rows = sum(r.total for r in _JOBS)
+    for old in list(_JOBS[:-1]):
+        if rows <= KEEP_ROWS:
+            break
+        if old.done:
+            _JOBS.remove(old)
+            rows -= old.total
 
 
 class Jobs(list[Run]):
@@ -109,6 +123,9 @@ def _job_row(job: Run) -> dict[str, object]:
 
 def jobs() -> Jobs:
     """This session's recent runs, oldest first; each Run keeps its rows.
+
+    Finished runs are kept while all runs together hold at most
+    :data:`KEEP_ROWS` rows (every run is in ``history()``).
 
     A notebook shows them as a table (state: running, done, cancelled,
     interrupted, refused). After an interrupted ``await acompare(...)``,

@@ -8,6 +8,8 @@ notebook takes effect on the next run. An empty value counts as unset.
 - ``ORBIT_CACHE_URL``: a ``redis://`` URL for a shared cache (:func:`cache_url`);
 - ``ORBIT_CACHE_TTL``: cache entry lifetime in seconds (:func:`cache_ttl`);
 - ``ORBIT_PRICES``: a user price file over the shipped one (:func:`prices_file`);
+- ``ORBIT_UVLOOP``: ``0`` keeps the engine on asyncio's loop even where uvloop
+  is installed (:func:`use_uvloop`; read when the engine starts);
 - the built-in providers' API keys and base URLs, and the key variable of any
   endpoint registered with ``api_key_env=``: read through :func:`environ`.
 """
@@ -30,11 +32,13 @@ __all__ = [
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "PRICES",
+    "UVLOOP",
     "cache_dir",
     "cache_ttl",
     "cache_url",
     "environ",
     "prices_file",
+    "use_uvloop",
 ]
 
 #: Directory of the cache and the history (default: the per-user cache dir).
@@ -45,6 +49,8 @@ CACHE_URL = "ORBIT_CACHE_URL"
 CACHE_TTL = "ORBIT_CACHE_TTL"
 #: Path of a user price file that overrides the shipped one.
 PRICES = "ORBIT_PRICES"
+#: ``0`` (or ``false``, ``no``, ``off``): the engine does not use uvloop.
+UVLOOP = "ORBIT_UVLOOP"
 
 # The built-in providers' keys and base URLs (``specs`` says which is whose).
 ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
@@ -98,3 +104,10 @@ def cache_ttl() -> float | None:
 def prices_file() -> str | None:
     """``ORBIT_PRICES``: the path of the user price file, or None."""
     return _get(PRICES)
+
+
+def use_uvloop() -> bool:
+    """Whether the engine may run on uvloop (where installed): unless ``ORBIT_UVLOOP``
+    is ``0``, ``false``, ``no`` or ``off``."""
+    value = (_get(UVLOOP) or "").strip().lower()
+    return value not in ("0", "false", "no", "off")

@@ -199,7 +199,7 @@ def wait_for_answers(server: LLMockServer, answered: int, held: int) -> None:
 
     Then wait a little longer so the kernel has parsed the fast answers too.
     """
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a fresh kernel imports the SDKs first
     journal = server.state.journal
     while time.monotonic() < deadline:
         fast = [r for r in journal.records() if r.provider == FAST and r.completed]
@@ -207,7 +207,7 @@ def wait_for_answers(server: LLMockServer, answered: int, held: int) -> None:
             time.sleep(0.3)
             return
         time.sleep(0.05)
-    pytest.fail(f"fast calls not answered in 10 s: {journal.records()}")
+    pytest.fail(f"fast calls not answered in 60 s: {journal.records()}")
 
 
 def kernel_env(server: LLMockServer, cache_dir: Path, **extra: str) -> dict[str, str]:

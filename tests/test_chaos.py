@@ -295,9 +295,14 @@ def test_spent_quota_stops_rather_than_storms(llmock: LLMock, llmock_server: LLM
 # -- quotas, latency, stalls -----------------------------------------------------
 
 
+# The quotas refill continuously, so they bite only if a provider's calls go out
+# faster than they refill: sending 90 requests against rpm 74 bites unless sending
+# takes over 60 * (90/74 - 1) = 13 s, and that is about how long the waits take.
+# (For tokens, 78 calls of ~130 tokens against tpm 9000: a margin of ~8 s. More
+# calls over the quota would compete for each refill, and some would give up.)
 @pytest.mark.parametrize(
     ("kind", "limits", "calls", "max_tokens"),
-    [("requests", {"rpm": 74}, 80, None), ("tokens", {"tpm": 9000}, 70, 100)],
+    [("requests", {"rpm": 74}, 90, None), ("tokens", {"tpm": 9000}, 78, 100)],
 )
 def test_rpm_and_tpm_quotas_are_waited_out(
     llmock: LLMock, kind: str, limits: dict[str, int], calls: int, max_tokens: int | None
@@ -565,17 +570,18 @@ def stall_server() -> Iterator[LLMockServer]:
 def stalled(
     llmock: LLMock, stall_server: LLMockServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[LLMock]:
-    """Anthropic answers after 3 s; OpenAI and Gemini (on the main LLMock) at once."""
+    """Anthropic answers after 20 s (long enough that a busy machine still finds the
+    run stalled); OpenAI and Gemini (on the main LLMock) at once."""
     handle = LLMock(stall_server).reset()
     monkeypatch.setenv("ANTHROPIC_BASE_URL", mock_env(stall_server)["ANTHROPIC_BASE_URL"])
-    handle.delay(3, times=None)
+    handle.delay(20, times=None)
     yield handle
     handle.reset()
 
 
 def wait_for_stall(stalled: LLMock) -> None:
     """Until the latest run has its 4 fast rows and its 2 Anthropic calls held."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # the first run imports the SDKs: slow on a busy machine
     while True:
         job = orbit_nb.jobs()[-1] if orbit_nb.jobs() else None
         fast = job is not None and sum(r.status == "ok" for r in job.rows) == 4

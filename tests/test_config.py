@@ -10,6 +10,7 @@ import pytest
 
 import orbit_nb
 from orbit_nb import cache, config
+from orbit_nb.engine import new_loop
 from orbit_nb.specs import PROVIDER_ENV, parse_model, resolve
 
 PACKAGE = Path(orbit_nb.__file__).resolve().parent
@@ -109,3 +110,22 @@ def test_only_config_reads_the_environment() -> None:
         if reads.search(line)
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, True), ("1", True), ("0", False), ("false", False), ("OFF", False), ("no", False)],
+)
+def test_orbit_uvloop_turns_the_engine_loop_off_uvloop(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: bool
+) -> None:
+    if value is None:
+        monkeypatch.delenv("ORBIT_UVLOOP", raising=False)
+    else:
+        monkeypatch.setenv("ORBIT_UVLOOP", value)
+    assert config.use_uvloop() is expected
+    loop = new_loop()
+    try:
+        assert ("uvloop" in type(loop).__module__) is expected  # uvloop: the `fast` extra
+    finally:
+        loop.close()

@@ -646,3 +646,16 @@ def test_first_background_cell_returns_at_once(configured_kernel: Kernel, llmock
     print(f"\nfirst --background cell of a fresh kernel returned in {cell.seconds:.2f} s")
     wait_for_result(configured_kernel, shown_id)
     assert cell.seconds < BACKGROUND_RETURN
+
+
+def test_loading_the_extension_imports_the_sdks_in_the_background(
+    configured_kernel: Kernel,
+) -> None:
+    """The first cell must not wait 2 s for the SDKs: the extension imports them on
+    a worker thread as it loads, while the kernel stays free."""
+    deadline = time.monotonic() + 60
+    wanted = "all(m in sys.modules for m in ('anthropic', 'openai', 'aiohttp', 'pandas'))"
+    configured_kernel.run("import sys")
+    while not configured_kernel.evaluate(wanted):
+        assert time.monotonic() < deadline, "the SDKs were never imported"
+        time.sleep(0.2)

@@ -149,3 +149,15 @@ def test_cache_hits_are_published_as_finished_rows(llmock: LLMock) -> None:
         "RowFinished",
         "RunFinished",
     ]
+
+
+def test_jobs_keeps_finished_runs_up_to_a_row_bound(
+    llmock: LLMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orbit_nb import api
+
+    monkeypatch.setattr(api, "KEEP_ROWS", 7)
+    ids = [orbit_nb.compare(f"bounded {i}", MODELS)["run_id"].iloc[0] for i in range(3)]
+    kept = orbit_nb.jobs()
+    assert [run.run_id for run in kept] == ids[1:]  # 9 rows > 7: the oldest run goes
+    assert sum(run.total for run in kept) <= 7

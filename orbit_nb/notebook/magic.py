@@ -233,7 +233,8 @@ class Orbit(Magics):
 
         if len(rest) > 1 or (rest and not rest[0].isdigit()):
             raise UsageError(f"%orbit history takes one number of calls, not {' '.join(rest)!r}")
-        return history(limit=int(rest[0]) if rest else None)
+        # No N: the default, the most recent runs that fit in history.DEFAULT_LIMIT calls.
+        return history(limit=int(rest[0])) if rest else history()
 
     def _cancel(self, rest: list[str]) -> None:
         names = rest or [v for v, job in self.background.items() if not job.done]
@@ -335,8 +336,19 @@ Orbit.orbit_cell.parser.prog = "%orbit"  # its formatter adds one more %
 
 
 # Imported on a worker thread when the extension loads, so the first cell (a
-# --background one must return at once) does not wait for them.
-_WARM_UP = ("pandas", "ipywidgets", "orbit_nb.notebook.view", "orbit_nb.frame")
+# --background one must return at once) does not wait for them: the SDKs alone
+# take 1.7-3 s to import. A cell that needs a module still being imported waits
+# for that import (Python's module lock) rather than doing it again.
+_WARM_UP = (
+    "pandas",
+    "ipywidgets",
+    "diskcache",
+    "orbit_nb.notebook.view",
+    "orbit_nb.frame",
+    "orbit_nb.providers.anthropic",
+    "orbit_nb.providers.openai",
+    "orbit_nb.providers.gemini",
+)
 
 
 def _warm_up() -> None:

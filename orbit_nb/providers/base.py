@@ -33,9 +33,11 @@ __all__ = [
     "connection_failure",
     "error_message",
     "failure_for_status",
+    "json_body",
     "json_object",
     "parse_retry_after",
     "pool_limits",
+    "pool_size",
     "redact",
     "redirect_failure",
     "require_json",
@@ -199,11 +201,16 @@ def error_message(body: Any, fallback: str) -> str:
     return fallback
 
 
+def pool_size(concurrency: int) -> int:
+    """Connections an HTTP pool may open: never fewer than the engine lets run at once."""
+    return max(1000, concurrency)
+
+
 def pool_limits(concurrency: int) -> Any:
     """HTTP pool limits that never cap below the engine's concurrency limit."""
     import httpx2
 
-    size = max(1000, concurrency)
+    size = pool_size(concurrency)
     return httpx2.Limits(max_connections=size, max_keepalive_connections=min(size, 1000))
 
 
@@ -221,30 +228,30 @@ def redirect_failure(status: int, headers: Mapping[str, str], secret: str | None
     )
 
 
-def _content_type(response: httpx2.Response) -> str:
-    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+def _content_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def require_json(response: httpx2.Response) -> None:
     """Raise :class:`BadResponse` unless a success answer says its body is JSON."""
-    kind = _content_type(response)
+    _require_json(response.status_code, response.headers)
+
+
+def _require_json(status: int, headers: Mapping[str, str]) -> None:
+    kind = _content_type(headers)
     if not kind.endswith("json"):
         raise BadResponse(
-            f"the server answered {response.status_code} with {kind or 'no content type'}, "
+            f"the server answered {status} with {kind or 'no content type'}, "
             "not JSON (a proxy or captive portal?)"
         )
 
 
-def _invalid_json(response: httpx2.Response) -> BadResponse:
-    return BadResponse(
-        f"the server answered {response.status_code} with a body that is not valid JSON"
-    )
+def _invalid_json(status: int) -> BadResponse:
+    return BadResponse(f"the server answered {status} with a body that is not valid JSON")
 
 
-def _not_an_object(response: httpx2.Response) -> BadResponse:
-    return BadResponse(
-        f"the server answered {response.status_code} with JSON that is not an object"
-    )
+def _not_an_object(status: int) -> BadResponse:
+    return BadResponse(f"the server answered {status} with JSON that is not an object")
 
 
 def json_object(response: httpx2.Response) -> dict[str, Any]:
@@ -253,9 +260,22 @@ def json_object(response: httpx2.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
-        raise _invalid_json(response) from None
+        raise _invalid_json(response.status_code) from None
     if not isinstance(data, dict):
-        raise _not_an_object(response)
+        raise _not_an_object(response.status_code)
+    return data
+
+
+def json_body(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """:func:`json_object` for an answer read as its status, headers and body bytes
+    (the Gemini adapter's aiohttp session), with the same checks and messages."""
+    _require_json(status, headers)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise _invalid_json(status) from None
+    if not isinstance(data, dict):
+        raise _not_an_object(status)
     return data
 
 
@@ -272,9 +292,9 @@ async def sdk_answer(raw: Any, model: type[T]) -> T:
         if inspect.isawaitable(parsed):  # anthropic's parse() is async, openai's is not
             parsed = await parsed
     except ValueError:
-        raise _invalid_json(response) from None
+        raise _invalid_json(response.status_code) from None
     if not isinstance(parsed, model):
-        raise _not_an_object(response)
+        raise _not_an_object(response.status_code)
     return parsed
 
 
@@ -326,10 +346,12 @@ def classify_sdk_error(
 
 def connection_failure(cause: BaseException, secret: str | None) -> Failure:
     """A transport failure; retried, unless the HTTP client refused to send the
-    request at all (an illegal header), which it would do again."""
+    request at all (an illegal header), which it would do again: httpx2 raises
+    ``LocalProtocolError`` for that, aiohttp a ``ValueError`` (no network
+    trouble is a ValueError)."""
     import httpx2
 
-    if isinstance(cause, httpx2.LocalProtocolError):
+    if isinstance(cause, httpx2.LocalProtocolError | ValueError):
         message = redact(f"the HTTP client refused to send the request: {cause!r}", secret)
         return Failure("bad_request", message, False)
     return Failure("connection", redact(f"connection error: {cause!r}", secret), True)

@@ -1,32 +1,73 @@
-"""Gemini's REST ``generateContent`` over an httpx2 async client.
+"""Gemini's REST ``generateContent`` over bare aiohttp.
+
+Bare aiohttp costs the least client CPU per call of the HTTP clients measured
+here (DESIGN.md, "HTTP and CPU facts"). The adapter is built in a worker thread,
+and an :class:`aiohttp.ClientSession` belongs to the loop it is made on, so the
+session is made on first use, on the engine loop; what needs disk or the
+environment (the TLS trust store, the proxy) is read when the adapter is built.
+
+It behaves as the httpx2 client it replaced: TLS verified against the same trust
+store as the SDK adapters, proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
+``ALL_PROXY`` unless ``NO_PROXY`` covers the host, no redirect followed (see
+:func:`~.base.redirect_failure`), a pool never smaller than the engine's limit,
+and no deadline of its own beyond 10 s to connect and 600 s between reads: the
+engine enforces each call's deadline.
 
 The API key travels in the ``x-goog-api-key`` header, never in the URL.
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
+import json
+import re
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import httpx2
+from aiohttp.http_exceptions import ContentEncodingError
+from yarl import URL
 
 from ..specs import Target
 from ..types import Completion, Request, Usage
 from .base import (
     BadResponse,
     Failure,
-    connection_failure,
     error_message,
     failure_for_status,
-    json_object,
-    pool_limits,
+    json_body,
+    pool_size,
     redact,
     redirect_failure,
     shaped,
 )
 
 __all__ = ["GeminiProvider", "GeminiStatusError", "usage_from"]
+
+#: No total: the engine enforces the per-call deadline, and waits for a pooled
+#: connection are bounded by its limit, so they must not time out on their own.
+_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=600.0)
+#: Seconds an idle pooled connection is kept (httpx's default, which this replaced).
+_KEEPALIVE = 5.0
+#: A header value HTTP/1.1 can carry (as h11 checks it for httpx): printable
+#: ASCII, with spaces or tabs only between visible characters.
+_HEADER_VALUE = re.compile(r"(?:[!-~]+(?:[ \t]+[!-~]+)*)?")
+#: What a failed connection raises: aiohttp's connection and payload errors, a
+#: malformed answer or a refusing proxy (ClientResponseError: this session never
+#: raises it for a status), raw socket errors, and a base URL without an HTTP
+#: scheme or a host (retried, as httpx's UnsupportedProtocol was).
+_TRANSPORT_ERRORS = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientResponseError,
+    aiohttp.InvalidURL,
+    aiohttp.NonHttpUrlClientError,
+    OSError,
+)
 
 
 class GeminiStatusError(Exception):
@@ -39,28 +80,74 @@ class GeminiStatusError(Exception):
         self.body = body
 
 
+class _RefusedHeader(Exception):
+    """The key cannot travel in a header: sending is refused, as it would be again."""
+
+
 class GeminiProvider:
     """Adapter for ``gemini:<model>`` specs."""
 
     def __init__(self, target: Target, concurrency: int) -> None:
         self.target = target
-        self._headers = {"x-goog-api-key": target.api_key or ""}
-        self._client = httpx2.AsyncClient(
-            limits=pool_limits(concurrency),
-            # The engine enforces the per-call deadline; pool waits are bounded
-            # by its semaphore, so they must not time out on their own.
-            timeout=httpx2.Timeout(600.0, connect=10.0, pool=None),
-            follow_redirects=False,  # as the SDK adapters; see base.redirect_failure
-        )
+        key = target.api_key or ""
+        self._headers = {"x-goog-api-key": key, "content-type": "application/json"}
+        self._key_ok = _HEADER_VALUE.fullmatch(key) is not None
+        self._limit = pool_size(concurrency)
+        # Read here, in the worker thread that builds the adapter: loading the trust
+        # store reads files, which the engine loop must not do.
+        self._ssl = httpx2.create_ssl_context()
+        self._proxy, self._proxy_auth = _env_proxy(target.base_url)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._urls: dict[tuple[str, str], URL] = {}
 
-    def _url(self, model: str, method: str = "generateContent") -> str:
-        return f"{self.target.base_url}/v1beta/models/{quote(model, safe='')}:{method}"
+    def _client(self) -> aiohttp.ClientSession:
+        """The session, made on first use on the running (engine) loop."""
+        session = self._session
+        if session is None:
+            if self._closed:
+                raise RuntimeError("the Gemini client has been closed")
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._limit, keepalive_timeout=_KEEPALIVE, ssl=self._ssl
+                ),
+                timeout=_TIMEOUT,
+                # The proxy was read from the environment once, when the adapter was
+                # built (as httpx does); trust_env would read it and ~/.netrc on every
+                # request, in worker threads, and send netrc logins to the API host.
+                trust_env=False,
+            )
+        return session
 
-    async def _post(self, url: str, payload: dict[str, Any]) -> httpx2.Response:
-        response = await self._client.post(url, json=payload, headers=self._headers)
-        if response.status_code >= 300:
-            raise GeminiStatusError(response.status_code, response.headers, _json(response))
-        return response
+    def _url(self, model: str, method: str = "generateContent") -> URL:
+        url = self._urls.get((model, method))
+        if url is None:
+            base = URL(self.target.base_url)  # normalised (quoted) once, as httpx does
+            # Already quoted: the model is one path segment, its ':' and '/' kept escaped.
+            raw = f"{base}/v1beta/models/{quote(model, safe='')}:{method}"
+            url = self._urls[model, method] = URL(raw, encoded=True)
+        return url
+
+    async def _post(
+        self, url: URL, payload: dict[str, Any]
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        if not self._key_ok:
+            raise _RefusedHeader("an illegal character in the x-goog-api-key header")
+        # As httpx encodes JSON: compact, UTF-8, and NaN or infinity refused.
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        async with self._client().post(
+            url,
+            data=data.encode(),
+            headers=self._headers,
+            allow_redirects=False,  # see base.redirect_failure
+            proxy=self._proxy,
+            proxy_auth=self._proxy_auth,
+        ) as response:
+            body = await response.read()  # inside: the connection goes back to the pool
+        if response.status >= 300:
+            error = _error_body(body, response.charset)
+            raise GeminiStatusError(response.status, response.headers, error)
+        return response.status, response.headers, body
 
     async def complete(self, request: Request) -> Completion:
         payload = _contents(request)
@@ -71,17 +158,17 @@ class GeminiProvider:
             config["maxOutputTokens"] = request.max_tokens
         if config:
             payload["generationConfig"] = config
-        response = await self._post(self._url(request.model.model), payload)
-        data = json_object(response)
+        status, headers, body = await self._post(self._url(request.model.model), payload)
+        data = json_body(status, headers, body)
         with shaped("the answer"):
-            return completion_from(data, response.headers)
+            return completion_from(data, headers)
 
     async def count_tokens(self, request: Request) -> int | None:
         """Input tokens of ``request`` from the free ``countTokens`` endpoint."""
         model = request.model.model
         payload = {"generateContentRequest": {"model": f"models/{model}", **_contents(request)}}
-        response = await self._post(self._url(model, "countTokens"), payload)
-        return int(json_object(response)["totalTokens"])
+        status, headers, body = await self._post(self._url(model, "countTokens"), payload)
+        return int(json_body(status, headers, body)["totalTokens"])
 
     def classify(self, exc: Exception) -> Failure:
         key = self.target.api_key
@@ -98,14 +185,54 @@ class GeminiProvider:
                 retry_after=_retry_delay(exc.body),
                 quota_exhausted=exc.status == 429 and _per_day_quota(exc.body),
             )
-        if isinstance(exc, httpx2.TimeoutException):
+        if isinstance(exc, _RefusedHeader):
+            message = f"the HTTP client refused to send the request: {exc}"
+            return Failure("bad_request", redact(message, key), False)
+        # Before the transport errors: aiohttp's read and connect timeouts are both.
+        if isinstance(exc, asyncio.TimeoutError):
             return Failure("timeout", "the request timed out", True)
-        if isinstance(exc, httpx2.TransportError):
-            return connection_failure(exc, key)
+        # A body that does not decode (bad gzip) is not retried, as httpx's DecodingError.
+        if isinstance(exc, _TRANSPORT_ERRORS) and not _undecodable(exc):
+            return Failure("connection", redact(f"connection error: {_describe(exc)}", key), True)
         return Failure("invalid_response", redact(f"{type(exc).__name__}: {exc}", key), False)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+def _env_proxy(base_url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
+    """The proxy for ``base_url`` from the environment, and its login if its URL has one.
+
+    Read as httpx reads it when a client is built: the scheme's proxy, else
+    ``ALL_PROXY``; none where ``NO_PROXY`` (or the system settings) exempt the host.
+    """
+    try:
+        url = URL(base_url)
+    except ValueError:
+        return None, None  # the request reports the bad URL
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or (url.host and urllib.request.proxy_bypass(url.host)):
+        return None, None
+    proxy_url = URL(proxy if "://" in proxy else f"http://{proxy}")
+    return str(proxy_url.with_user(None)), aiohttp.BasicAuth.from_url(proxy_url)
+
+
+def _undecodable(exc: Exception) -> bool:
+    return isinstance(exc, aiohttp.ClientPayloadError) and isinstance(
+        exc.__cause__, ContentEncodingError
+    )
+
+
+def _describe(exc: Exception) -> str:
+    """A transport error for a message, as ``Name('what happened')``. Not a
+    ClientResponseError's repr: that holds the request's headers, so the key."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}({exc.status}, {exc.message!r})"
+    return f"{type(exc).__name__}({str(exc)!r})"
 
 
 def _contents(request: Request) -> dict[str, Any]:
@@ -157,11 +284,18 @@ def usage_from(meta: Mapping[str, Any] | None) -> Usage:
     )
 
 
-def _json(response: httpx2.Response) -> Any:
+def _error_body(body: bytes, charset: str | None) -> Any:
+    """An error answer's JSON, else the start of its text (decoded as httpx does:
+    the declared charset if Python knows it, else UTF-8, bad bytes replaced)."""
     try:
-        return response.json()
+        return json.loads(body)
     except ValueError:
-        return response.text[:500]
+        pass
+    try:
+        encoding = codecs.lookup(charset).name if charset else "utf-8"
+    except LookupError:
+        encoding = "utf-8"
+    return body.decode(encoding, errors="replace")[:500]
 
 
 def _details(body: Any) -> list[Mapping[str, Any]]:
