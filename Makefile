@@ -6,6 +6,7 @@ PY     := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.installed-demo
 LAB_STAMP  := $(VENV)/.installed-lab
 STAMP      := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo lab test lint typecheck bench clean system-deps
 
@@ -27,6 +28,11 @@ $(LAB_STAMP): pyproject.toml | $(VENV)/bin/python
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) -e ".[dev]"
 	touch $@ $(LAB_STAMP) $(DEMO_STAMP)
+
+# The benchmarks' reference clients (LiteLLM) on top of dev.
+$(BENCH_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) -e ".[bench]"
+	touch $@ $(STAMP) $(LAB_STAMP) $(DEMO_STAMP)
 
 # A three-provider comparison against a local mock server (no keys, no network),
 # written to reports/provider_comparison.html.
@@ -59,11 +65,13 @@ system-deps:
 test: system-deps lint typecheck
 	$(VENV)/bin/pytest
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) bench/concurrency.py
 	$(PY) bench/cache.py
 	$(PY) bench/kernel_responsiveness.py
 	$(PY) bench/result_view.py --write
+	$(PY) bench/clients.py --write
+	$(PY) bench/footprint.py --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,8 @@ def _free_port() -> int:
         return port
 
 
-@contextlib.contextmanager
-def llmock_server(latency_ms: int) -> Iterator[str]:
-    """Run ``llmock serve`` in a subprocess; yield its base URL; always stop it."""
-    port = _free_port()
-    cmd = [
+def _llmock_command(port: int, latency_ms: int) -> list[str]:
+    return [
         str(LLMOCK),
         "serve",
         "--host",
@@ -50,19 +47,43 @@ def llmock_server(latency_ms: int) -> Iterator[str]:
         "--log-level",
         "warning",  # no access log: keep the server's CPU for serving
     ]
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
+
+
+@contextlib.contextmanager
+def llmock_servers(latency_ms: int, count: int) -> Iterator[list[str]]:
+    """Run ``count`` ``llmock serve`` subprocesses, each on its own free port; yield their
+    base URLs; always stop them all. They start side by side, then each is awaited."""
+    with contextlib.ExitStack() as stack:
+        started: list[tuple[str, subprocess.Popen[bytes], Any]] = []
+        ports: set[int] = set()
+        while len(ports) < count:  # distinct: the OS may hand a just-freed port out again
+            ports.add(_free_port())
+        for port in sorted(ports):
+            log = stack.enter_context(tempfile.TemporaryFile())
+            proc = subprocess.Popen(
+                _llmock_command(port, latency_ms), stdout=log, stderr=subprocess.STDOUT
+            )
+            stack.callback(_stop, proc)
+            started.append((f"http://127.0.0.1:{port}", proc, log))
+        for url, proc, log in started:
             _wait_healthy(url, proc, log)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        yield [url for url, _, _ in started]
+
+
+@contextlib.contextmanager
+def llmock_server(latency_ms: int) -> Iterator[str]:
+    """Run ``llmock serve`` in a subprocess; yield its base URL; always stop it."""
+    with llmock_servers(latency_ms, 1) as urls:
+        yield urls[0]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Any, limit: float = 30.0) -> None:
@@ -82,13 +103,32 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Any, limit: floa
     raise RuntimeError(f"llmock did not answer {url}/health within {limit:g} s")
 
 
-def point_env_at(base: str) -> None:
-    """Send every provider to the LLMock at ``base``, with fake keys."""
+PROVIDERS = ("anthropic", "openai", "gemini")
+
+
+def provider_bases(servers: str | Sequence[str]) -> dict[str, str]:
+    """Each provider's base URL (as its SDK's ``*_BASE_URL`` wants it) on LLMock: one server
+    for all three, or one server per provider in :data:`PROVIDERS` order."""
+    urls = [servers] * len(PROVIDERS) if isinstance(servers, str) else list(servers)
+    if len(urls) != len(PROVIDERS):
+        raise ValueError(f"need 1 or {len(PROVIDERS)} servers, got {len(urls)}")
+    anthropic, openai, gemini = urls
+    return {
+        "anthropic": f"{anthropic}/anthropic",
+        "openai": f"{openai}/v1",
+        "gemini": f"{gemini}/gemini",
+    }
+
+
+def point_env_at(servers: str | Sequence[str]) -> None:
+    """Send every provider to LLMock, with fake keys: one server for all three, or one
+    server per provider (anthropic, openai, gemini)."""
+    bases = provider_bases(servers)
     os.environ.update(
         FAKE_KEYS,
-        ANTHROPIC_BASE_URL=f"{base}/anthropic",
-        OPENAI_BASE_URL=f"{base}/v1",
-        GEMINI_BASE_URL=f"{base}/gemini",
+        ANTHROPIC_BASE_URL=bases["anthropic"],
+        OPENAI_BASE_URL=bases["openai"],
+        GEMINI_BASE_URL=bases["gemini"],
     )
 
 
