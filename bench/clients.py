@@ -32,7 +32,9 @@ and makes a first 3-call run once (both timed: the start-up cost), then answers
 (``time.process_time``: every thread of the worker), calls answered, and peak RSS so
 far. Every worker blocks connections to anything but loopback (an audit hook) and
 reports any attempt. The driver runs one untimed warm-up per side and N, then
-``--rounds`` rounds with the sides' order rotated each round; after every run it reads
+``--rounds`` rounds with the sides' order rotated each round, each run after >= 6 s of
+idleness (LLMock closes idle connections after 5 s: reusing one then races the close,
+so every run opens new connections instead); after every run it reads
 the servers' request journals: requests that arrived and the peak number in flight at
 once (below N: a pool that caps, or a client too slow to issue N calls within one
 latency). Medians are printed, and with ``--write`` replace today's "clients.py"
@@ -90,6 +92,11 @@ LIBRARIES = {
     BLOCKING: "`import anthropic, openai, httpx2`",
 }
 REPLY_TIMEOUT_S = 900.0  # one command; a broken side fails the run instead of hanging it
+# LLMock (uvicorn) closes a connection idle for 5 s, the clients keep one 5 s: a run that
+# starts ~5 s after the side's last one races the server's close and fails calls with
+# "Server disconnected" / ReadError. So every run starts after >= 6 s of idleness: all
+# its connections are new, whatever N and the order of the sides.
+IDLE_GAP_S = 6.0
 
 
 # ---------------------------------------------------------------- workload (both processes)
@@ -517,6 +524,7 @@ class Worker:
         )
         self.refused = 0
         self.ready: dict[str, Any] = {}
+        self.idle_since = time.monotonic()
 
     def wait_ready(self) -> dict[str, Any]:
         """The worker's start-up report: import time, its first run, how it calls."""
@@ -533,6 +541,7 @@ class Worker:
             raise RuntimeError(f"worker {self.side} gave no answer:\n{self.stderr_tail()}")
         reply: dict[str, Any] = json.loads(line)
         self.refused = int(reply["refused"])
+        self.idle_since = time.monotonic()
         return reply
 
     def run(self, n: int, tag: str) -> dict[str, Any]:
@@ -632,6 +641,7 @@ class Journals:
 
 def measure(worker: Worker, journals: Journals, n: int, rnd: int, nonce: str) -> Sample:
     journals.clear()
+    time.sleep(max(0.0, worker.idle_since + IDLE_GAP_S - time.monotonic()))
     reply = worker.run(n, f"{nonce}-n{n}-r{rnd}-{worker.side}")  # rnd < 0: a warm-up
     requests, peak = journals.read()
     sample = Sample(
@@ -896,7 +906,9 @@ def report(
         "(a size that is no multiple of 3 runs as the nearest one: 1000 as 999), "
         f"against 3 LLMock servers (one subprocess per provider) at {args.latency_ms} ms "
         f"latency; each side in its own worker process, {args.warmup} untimed warm-up and "
-        f"{args.rounds} timed round(s) per N, sides' order rotated every round. CPU is "
+        f"{args.rounds} timed round(s) per N, sides' order rotated every round; every run "
+        f"starts after >= {IDLE_GAP_S:g} s idle, so it opens new connections (LLMock drops idle "
+        "ones after 5 s: reusing them then races its close). CPU is "
         "`time.process_time` of the worker (all its threads); peak in flight is read from the "
         "servers' request journals; peak RSS is the worker's `ru_maxrss` so far.",
         "",
