@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import formats
+from .rows import FINAL
 
 if TYPE_CHECKING:
     from .run import Run
@@ -26,7 +27,6 @@ __all__ = ["NotebookProgress", "Progress", "Snapshot", "TerminalProgress", "for_
 
 SHOW_AFTER = 1.0  # seconds: a quicker run shows no progress
 _TICK = 0.1  # seconds between redraws at most: about ten a second
-_FINISHED = frozenset({"ok", "error", "cancelled", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Snapshot:
         for row in job.rows:
             spec = row.request.model.spec
             totals[spec] += 1
-            if row.status in _FINISHED:
+            if row.status in FINAL:
                 done[spec] += 1
             errors += row.status == "error"
             if row.status == "ok" and not row.cached and row.cost_usd is not None:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import events as ev
 from .errors import BudgetError
-from .rows import FINAL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,11 +116,6 @@ class Run:
     def stopped_by(self) -> Literal["cancelled", "interrupted"] | None:
         """Why the run was stopped early, if it was."""
         return self._stopped_by
-
-    @property
-    def pending(self) -> int:
-        """Calls not final yet."""
-        return sum(row.status not in FINAL for row in self.rows)
 
     def cancel(self) -> None:
         """Cancel every call still running; finished rows stay. Safe from any thread."""
