@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import anthropic
+import httpx2
 
 from ..specs import Target
 from ..types import Completion, Request, Usage
-from .base import BadResponse, Failure, classify_sdk_error, pool_limits, sdk_answer, shaped
+from .base import BadResponse, Failure, classify_sdk_error, json_object, pool_limits, shaped
 from .facts import facts_of_kind
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "completion_from", "usage_from"]
@@ -35,16 +37,18 @@ class AnthropicProvider:
         )
 
     async def complete(self, request: Request) -> Completion:
-        kwargs = _prompt(request)
-        kwargs["max_tokens"] = request.max_tokens or DEFAULT_MAX_TOKENS
+        body = _prompt(request)
+        body["max_tokens"] = request.max_tokens or DEFAULT_MAX_TOKENS
         if request.temperature is not None:
-            # anthropic>=1 dropped sampling arguments from create(); the API still
-            # takes temperature on the models that support it (newer ones answer 400).
-            kwargs["extra_body"] = {"temperature": request.temperature}
-        raw = await self._client.messages.with_raw_response.create(**kwargs)
-        message = await sdk_answer(raw, anthropic.types.Message)
+            # The API takes temperature on the models that support it (newer ones
+            # answer 400); anthropic>=1 dropped it from create()'s arguments.
+            body["temperature"] = request.temperature
+        # The client's own post(): its auth, headers, errors and transport, without
+        # the response models (bench/results.md). The body is the documented one.
+        response = await self._client.post("/v1/messages", body=body, cast_to=httpx2.Response)
+        data = json_object(response)
         with shaped("the answer"):
-            return completion_from(message)
+            return completion_from(data, response.headers)
 
     async def count_tokens(self, request: Request) -> int | None:
         """Input tokens of ``request`` from the free ``messages/count_tokens`` endpoint."""
@@ -69,36 +73,36 @@ def _prompt(request: Request) -> dict[str, Any]:
     return kwargs
 
 
-def completion_from(message: Any) -> Completion:
+def completion_from(data: Mapping[str, Any], headers: Mapping[str, str]) -> Completion:
     """The answer in a Messages API reply; thinking blocks are left out."""
-    blocks = getattr(message, "content", None)
+    blocks = data.get("content")
     if blocks is None:
         raise BadResponse("the answer has no content")
     return Completion(
-        content="".join(block.text for block in blocks if block.type == "text"),
-        usage=usage_from(getattr(message, "usage", None)),
-        finish_reason=getattr(message, "stop_reason", None),
-        request_id=message._request_id,
-        response_model=getattr(message, "model", None),
+        content="".join(block["text"] for block in blocks if block.get("type") == "text"),
+        usage=usage_from(data.get("usage")),
+        finish_reason=data.get("stop_reason"),
+        request_id=headers.get("request-id"),
+        response_model=data.get("model"),
     )
 
 
-def usage_from(usage: Any) -> Usage:
+def usage_from(usage: Mapping[str, Any] | None) -> Usage:
     """Normalise Anthropic usage: its ``input_tokens`` excludes cache reads and writes.
 
     A reply without usage keeps its answer; its counts are unknown (NA).
     """
     if usage is None:
         return Usage()
-    read = usage.cache_read_input_tokens
-    write = usage.cache_creation_input_tokens
-    by_ttl = getattr(usage, "cache_creation", None)
-    details = getattr(usage, "output_tokens_details", None)
+    read = usage.get("cache_read_input_tokens")
+    write = usage.get("cache_creation_input_tokens")
+    by_ttl = usage.get("cache_creation") or {}
+    details = usage.get("output_tokens_details") or {}
     return Usage(
-        input_tokens=usage.input_tokens + (read or 0) + (write or 0),
-        output_tokens=usage.output_tokens,
+        input_tokens=usage["input_tokens"] + (read or 0) + (write or 0),
+        output_tokens=usage.get("output_tokens"),
         cached_input_tokens=read,
         cache_write_tokens=write,
-        cache_write_1h_tokens=None if by_ttl is None else by_ttl.ephemeral_1h_input_tokens,
-        reasoning_tokens=None if details is None else details.thinking_tokens,
+        cache_write_1h_tokens=by_ttl.get("ephemeral_1h_input_tokens"),
+        reasoning_tokens=details.get("thinking_tokens"),
     )

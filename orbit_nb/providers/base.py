@@ -9,14 +9,13 @@ adapter, decides when to retry, how long to wait, and how many calls to run.
 from __future__ import annotations
 
 import email.utils
-import inspect
 import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from ..specs import Target
@@ -41,11 +40,8 @@ __all__ = [
     "redact",
     "redirect_failure",
     "require_json",
-    "sdk_answer",
     "shaped",
 ]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,25 +273,6 @@ def json_body(status: int, headers: Mapping[str, str], body: bytes) -> dict[str,
     if not isinstance(data, dict):
         raise _not_an_object(status)
     return data
-
-
-async def sdk_answer(raw: Any, model: type[T]) -> T:
-    """The ``model`` an SDK raw response (``with_raw_response``) holds, or :class:`BadResponse`.
-
-    Without this the SDKs hand back a non-JSON body as a str, and JSON of any
-    shape as a model missing its fields.
-    """
-    response = raw.http_response
-    require_json(response)
-    try:
-        parsed = raw.parse()
-        if inspect.isawaitable(parsed):  # anthropic's parse() is async, openai's is not
-            parsed = await parsed
-    except ValueError:
-        raise _invalid_json(response.status_code) from None
-    if not isinstance(parsed, model):
-        raise _not_an_object(response.status_code)
-    return parsed
 
 
 @contextmanager
