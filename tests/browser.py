@@ -13,7 +13,13 @@ of a screenshot).
 :func:`chromium_browser` is Debian's chromium, headless, under Playwright's
 sync API. :func:`open_notebook` writes a notebook into the server's root and
 opens it in a new page; :meth:`NotebookPage.run_all` runs every cell and waits
-until each has run. Screenshots go to ``tests/artifacts/`` (gitignored).
+until each has run; :meth:`NotebookPage.record_outputs` notes what a cell showed
+while it ran. Screenshots go to ``tests/artifacts/`` (gitignored).
+
+The page measurements read the rendered page, not the HTML: :func:`geometry`
+(an element's box, the part of it not clipped, its output area),
+:func:`scrolls_horizontally`, and :func:`low_contrast` (texts under WCAG AA
+against what they sit on).
 
 Start the server and the browser once per module or session and reuse them:
 each costs seconds, a notebook page about ten (its kernel imports the SDKs).
@@ -61,6 +67,9 @@ VIEWPORT = {"width": 1400, "height": 1000}
 SERVER_START = 90.0  # seconds for `jupyter lab` to answer /api/status
 PAGE_LOAD = 90.0  # seconds for a notebook to show with its kernel idle
 RUN_ALL = 120.0  # seconds for every cell of a notebook to run
+
+#: WCAG AA: the least contrast ratio of normal text with what it sits on.
+WCAG_AA = 4.5
 
 UI = Literal["lab", "notebook"]
 #: JupyterLab and Notebook 7, as :func:`open_notebook` names them.
@@ -260,6 +269,15 @@ _OUTPUTS = f"""() => {{
     .map(c => c.model.outputs.toJSON());
 }}"""
 
+# Records the mime types of a cell's outputs at every change.
+_RECORD_OUTPUTS = f"""index => {{
+  const cell = {_PANEL}.content.widgets[index];
+  window.__orbit_outputs = [];
+  cell.model.outputs.changed.connect(outputs => {{
+    window.__orbit_outputs.push(outputs.toJSON().map(o => Object.keys(o.data || {{}}).sort()));
+  }});
+}}"""
+
 
 def notebook_cells(sources: Sequence[str]) -> nbformat.NotebookNode:
     """A notebook of code cells, without outputs, for the python3 kernel."""
@@ -309,6 +327,17 @@ class NotebookPage:
     def cell(self, index: int) -> Locator:
         """The ``index``-th cell (code or not) of the notebook."""
         return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+    def record_outputs(self, index: int) -> None:
+        """From now on, note the mime types of cell ``index``'s outputs at every change
+        (read them with :meth:`recorded_outputs`): what a cell showed while it ran,
+        seen without racing it."""
+        self.page.evaluate(_RECORD_OUTPUTS, index)
+
+    def recorded_outputs(self) -> list[list[list[str]]]:
+        """Per change of the recorded cell's outputs, each output's sorted mime types."""
+        history: list[list[list[str]]] = self.page.evaluate("window.__orbit_outputs")
+        return history
 
     def set_theme(self, theme: str) -> None:
         """Switch to ``theme`` ("JupyterLab Light", "JupyterLab Dark") and wait until the
@@ -376,3 +405,125 @@ def close_notebook(notebook: NotebookPage) -> None:
     """Close the page and end the server's kernels."""
     notebook.page.context.close()
     notebook.server.shutdown_kernels()
+
+
+# -- page measurements ----------------------------------------------------------------------
+
+# The part of an element not clipped by an ancestor's overflow, and its output area.
+_GEOMETRY = """el => {
+  const box = r => ({left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+                     width: r.width, height: r.height});
+  const own = el.getBoundingClientRect();
+  let seen = box(own);
+  // body and html do not count: JupyterLab's body is 0 px tall with overflow hidden.
+  for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+    const s = getComputedStyle(p);
+    if (s.overflowX === 'visible' && s.overflowY === 'visible') continue;
+    const r = p.getBoundingClientRect();
+    seen = {left: Math.max(seen.left, r.left), top: Math.max(seen.top, r.top),
+            right: Math.min(seen.right, r.right), bottom: Math.min(seen.bottom, r.bottom)};
+    seen.width = Math.max(0, seen.right - seen.left);
+    seen.height = Math.max(0, seen.bottom - seen.top);
+  }
+  const area = el.closest('.jp-OutputArea');
+  return {own: box(own), seen, area: area && box(area.getBoundingClientRect())};
+}"""
+
+# Every visible text element under a root: its text, colour, and the colour it sits on
+# (backgrounds composited up to the first opaque one, white below everything).
+_TEXT_COLOURS = """root => {
+  const rgba = c => {
+    const m = c.match(/^rgba?\\(([^)]*)\\)$/);
+    if (!m) return null;
+    const v = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
+  const over = (top, under) => {
+    const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
+  };
+  const background = el => {
+    const layers = [];
+    for (let p = el; p; p = p.parentElement) {
+      const c = rgba(getComputedStyle(p).backgroundColor);
+      if (c === null) return null;
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let colour = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) colour = over(layer, colour);
+    return colour;
+  };
+  const out = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || seen.has(el) || el.closest('style')) continue;
+    seen.add(el);
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const fg = rgba(getComputedStyle(el).color), bg = background(el);
+    out.push({text: el.textContent.trim().slice(0, 60), cls: el.className, tag: el.tagName,
+              fg: fg && bg && over(fg, bg), bg});
+  }
+  return out;
+}"""
+
+
+def geometry(locator: Locator) -> dict[str, Any]:
+    """Boxes in viewport pixels: the element's ``own``, the part of it ``seen`` (not
+    clipped by an ancestor's overflow) and its cell's output ``area``."""
+    locator.scroll_into_view_if_needed()
+    result: dict[str, Any] = locator.evaluate(_GEOMETRY)
+    return result
+
+
+def luminance(rgb: list[float]) -> float:
+    def channel(value: float) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(fg: list[float], bg: list[float]) -> float:
+    """The WCAG contrast ratio of two opaque sRGB colours."""
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def text_colours(root: Locator) -> list[dict[str, Any]]:
+    """Each visible text element under ``root``: its text, tag, class, colour and the
+    opaque colour it sits on (``fg`` and ``bg``, RGBA lists)."""
+    result: list[dict[str, Any]] = root.evaluate(_TEXT_COLOURS)
+    return result
+
+
+def low_contrast(root: Locator) -> list[str]:
+    """Text elements under ``root`` whose colour contrasts less than WCAG AA with what
+    they sit on."""
+    problems = []
+    for item in text_colours(root):
+        assert item["fg"] is not None, f"unreadable colours: {item}"
+        ratio = contrast(item["fg"], item["bg"])
+        if ratio < WCAG_AA:
+            problems.append(f"{ratio:.2f}:1 {item['tag']}.{item['cls']} {item['text']!r} {item}")
+    return problems
+
+
+_SCROLLS = """el => {
+  for (let p = el.parentElement; p && !p.classList.contains('jp-OutputArea');
+       p = p.parentElement) {
+    const s = getComputedStyle(p).overflowX;
+    if ((s === 'auto' || s === 'scroll') && p.scrollWidth > p.clientWidth) return true;
+  }
+  return false;
+}"""
+
+
+def scrolls_horizontally(locator: Locator) -> bool:
+    """Whether an ancestor of the element inside its output area scrolls sideways
+    (so a part of the element out of view is reachable, not cut off)."""
+    return bool(locator.evaluate(_SCROLLS))

@@ -21,12 +21,19 @@ from typing import Any
 import pytest
 from browser import (
     UIS,
+    WCAG_AA,
     JupyterServer,
     NotebookPage,
     chromium_browser,
     close_notebook,
+    contrast,
+    geometry,
     jupyter_lab,
+    low_contrast,
+    luminance,
     open_notebook,
+    scrolls_horizontally,
+    text_colours,
 )
 from llmock.scenarios import Delay, Match, Reply
 from llmock.testing import LLMockServer
@@ -92,7 +99,6 @@ README_CELLS = [
 ]
 ROOT = ".jp-OutputArea-output > div.orbit-nb"  # one root per display
 WIDGET = "application/vnd.jupyter.widget-view+json"
-WCAG_AA = 4.5
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -148,17 +154,6 @@ class Shown:
         return roots.first
 
 
-# Records the mime types of the background cell's outputs at every change, so the
-# order "progress, then result in its place" is seen without racing the run.
-_RECORD_OUTPUTS = f"""() => {{
-  const cell = window.jupyterapp.shell.currentWidget.content.widgets[{BACKGROUND}];
-  window.__orbit_outputs = [];
-  cell.model.outputs.changed.connect(outputs => {{
-    window.__orbit_outputs.push(outputs.toJSON().map(o => Object.keys(o.data || {{}}).sort()));
-  }});
-}}"""
-
-
 @pytest.fixture(scope="module", params=UIS)
 def shown(
     request: pytest.FixtureRequest, chromium: Browser, jupyter: JupyterServer
@@ -168,10 +163,10 @@ def shown(
     ui = request.param
     notebook = open_notebook(chromium, jupyter, ui, f"view-{ui}.ipynb", CELLS)
     try:
-        notebook.page.evaluate(_RECORD_OUTPUTS)
+        notebook.record_outputs(BACKGROUND)
         outputs = notebook.run_all()
         _wait_for_background(notebook)
-        history = notebook.page.evaluate("window.__orbit_outputs")
+        history = notebook.recorded_outputs()
         yield Shown(notebook, outputs, history)
     finally:
         close_notebook(notebook)
@@ -188,103 +183,6 @@ def _wait_for_background(notebook: NotebookPage) -> None:
         progress.first.scroll_into_view_if_needed(timeout=2_000)
         notebook.screenshot("background-progress")
     result.wait_for(timeout=60_000)
-
-
-# -- page measurements ----------------------------------------------------------------------
-
-# The part of an element not clipped by an ancestor's overflow, and its output area.
-_GEOMETRY = """el => {
-  const box = r => ({left: r.left, top: r.top, right: r.right, bottom: r.bottom,
-                     width: r.width, height: r.height});
-  const own = el.getBoundingClientRect();
-  let seen = box(own);
-  // body and html do not count: JupyterLab's body is 0 px tall with overflow hidden.
-  for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-    const s = getComputedStyle(p);
-    if (s.overflowX === 'visible' && s.overflowY === 'visible') continue;
-    const r = p.getBoundingClientRect();
-    seen = {left: Math.max(seen.left, r.left), top: Math.max(seen.top, r.top),
-            right: Math.min(seen.right, r.right), bottom: Math.min(seen.bottom, r.bottom)};
-    seen.width = Math.max(0, seen.right - seen.left);
-    seen.height = Math.max(0, seen.bottom - seen.top);
-  }
-  const area = el.closest('.jp-OutputArea');
-  return {own: box(own), seen, area: area && box(area.getBoundingClientRect())};
-}"""
-
-# Every visible text element under a root: its text, colour, and the colour it sits on
-# (backgrounds composited up to the first opaque one, white below everything).
-_TEXT_COLOURS = """root => {
-  const rgba = c => {
-    const m = c.match(/^rgba?\\(([^)]*)\\)$/);
-    if (!m) return null;
-    const v = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
-  };
-  const over = (top, under) => {
-    const a = top[3];
-    return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
-  };
-  const background = el => {
-    const layers = [];
-    for (let p = el; p; p = p.parentElement) {
-      const c = rgba(getComputedStyle(p).backgroundColor);
-      if (c === null) return null;
-      if (c[3] > 0) layers.push(c);
-      if (c[3] >= 1) break;
-    }
-    let colour = [255, 255, 255, 1];
-    for (const layer of layers.reverse()) colour = over(layer, colour);
-    return colour;
-  };
-  const out = [];
-  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-  const seen = new Set();
-  while (walker.nextNode()) {
-    const el = walker.currentNode.parentElement;
-    if (!walker.currentNode.textContent.trim() || seen.has(el) || el.closest('style')) continue;
-    seen.add(el);
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) continue;
-    const fg = rgba(getComputedStyle(el).color), bg = background(el);
-    out.push({text: el.textContent.trim().slice(0, 60), cls: el.className, tag: el.tagName,
-              fg: fg && bg && over(fg, bg), bg});
-  }
-  return out;
-}"""
-
-
-def geometry(locator: Locator) -> dict[str, Any]:
-    locator.scroll_into_view_if_needed()
-    result: dict[str, Any] = locator.evaluate(_GEOMETRY)
-    return result
-
-
-def luminance(rgb: list[float]) -> float:
-    def channel(value: float) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(v) for v in rgb[:3])
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(fg: list[float], bg: list[float]) -> float:
-    """The WCAG contrast ratio of two opaque sRGB colours."""
-    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
-def low_contrast(root: Locator) -> list[str]:
-    """Text elements under ``root`` whose colour contrasts less than WCAG AA with what
-    they sit on."""
-    problems = []
-    for item in root.evaluate(_TEXT_COLOURS):
-        assert item["fg"] is not None, f"unreadable colours: {item}"
-        ratio = contrast(item["fg"], item["bg"])
-        if ratio < WCAG_AA:
-            problems.append(f"{ratio:.2f}:1 {item['tag']}.{item['cls']} {item['text']!r} {item}")
-    return problems
 
 
 def answers(shown: Shown, provider: str) -> Locator:
@@ -392,14 +290,7 @@ def test_usage_table_is_visible_and_fits(shown: Shown) -> None:
     own, area = box["own"], box["area"]
     assert own["height"] > 40, own
     fits = own["width"] <= area["width"] + 1
-    scrolls = table.evaluate(
-        """el => { for (let p = el.parentElement; p && !p.classList.contains('jp-OutputArea');
-                        p = p.parentElement) {
-             const s = getComputedStyle(p).overflowX;
-             if ((s === 'auto' || s === 'scroll') && p.scrollWidth > p.clientWidth) return true;
-           } return false; }"""
-    )
-    assert fits or scrolls, box
+    assert fits or scrolls_horizontally(table), box
     assert own["left"] >= area["left"] - 1, box
     text = table.inner_text()
     for model in MODELS.split(","):
@@ -442,7 +333,7 @@ def test_dark_theme_renders_with_readable_contrast(shown: Shown) -> None:
         root.scroll_into_view_if_needed()
         notebook.screenshot("dark")
         notebook.screenshot("dark-view", root)
-        colours = answers(shown, "openai").first.evaluate(_TEXT_COLOURS)
+        colours = text_colours(answers(shown, "openai").first)
         text = next(c for c in colours if c["tag"] == "P")
         assert contrast(text["fg"], text["bg"]) >= WCAG_AA, text
         assert luminance(text["bg"]) < 0.2, f"the card stayed light in the dark theme: {text}"
