@@ -14,16 +14,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .api import acompare, compare, estimate, jobs
-from .cache import cache_stats, clear_cache
-from .history import history
-from .run import Run
-from .specs import register_endpoint
+from . import errors as errors  # `except orbit_nb.errors.BudgetError` right after import
 
 if TYPE_CHECKING:
+    from .api import acompare, compare, estimate, jobs
+    from .cache import cache_stats, clear_cache
     from .frame import cost_table, project_cost, side_by_side, summary
+    from .history_store import history
     from .notebook.view import show
     from .price_data import prices, reset_prices, set_price
+    from .run import Run
+    from .specs import register_endpoint
 
 __all__ = [
     "Run",
@@ -47,9 +48,20 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-# Public names imported on first use (name -> submodule), so `import orbit_nb`
-# never imports pandas.
+# Every public name is imported on first use (name -> submodule): `import orbit_nb`
+# costs a few milliseconds, and the engine, asyncio and pandas load when first needed.
+# No submodule is named like a public function: importing a submodule binds its
+# name on the package, which would hide the function.
 _LAZY = {
+    "Run": "run",
+    "acompare": "api",
+    "cache_stats": "cache",
+    "clear_cache": "cache",
+    "compare": "api",
+    "estimate": "api",
+    "history": "history_store",
+    "jobs": "api",
+    "register_endpoint": "specs",
     "cost_table": "frame",
     "prices": "price_data",
     "project_cost": "frame",

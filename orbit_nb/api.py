@@ -5,10 +5,10 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from .bounds import bound_requests
+from .bounds import to_frame as bounds_frame
 from .engine import get_engine
 from .errors import OrbitError
-from .estimate import bound_requests
-from .estimate import to_frame as bounds_frame
 from .events import Listener
 from .plan import plan, requests_for
 from .price_data import table as load_prices

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from . import cache, rows
 from . import events as ev
+from .bounds import bound_requests
 from .cost import cost
 from .errors import BudgetError
-from .estimate import bound_requests
 from .formats import usd
 from .price_data import Price, lookup
 from .retry import call, timed_out

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Sequence
 
 from . import cache
-from .history import record as record_history
+from .history_store import record as record_history
 from .types import Row
 
 __all__ = ["SAVE_EVERY", "Saver"]

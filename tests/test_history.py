@@ -18,14 +18,12 @@ import pytest
 from llmock.pytest_plugin import LLMock
 
 import orbit_nb
+from orbit_nb import history_store as history_module
 from orbit_nb.cache import data_dir
 from orbit_nb.errors import ParameterError
 from orbit_nb.frame import COLUMNS
-from orbit_nb.history import DEFAULT_LIMIT, history, history_path, record
+from orbit_nb.history_store import DEFAULT_LIMIT, history, history_path, record
 from orbit_nb.types import ModelSpec, Request, Row, Usage
-
-# The module (the package attribute ``orbit_nb.history`` is the function).
-history_module = sys.modules["orbit_nb.history"]
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 
@@ -127,7 +125,7 @@ WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime
     from orbit_nb import cache
-    from orbit_nb.history import record
+    from orbit_nb.history_store import record
     from orbit_nb.types import ModelSpec, Request, Row, Usage
 
     tag = sys.argv[1]

@@ -29,7 +29,7 @@ from llmock.pytest_plugin import LLMock
 import orbit_nb
 from orbit_nb.cache import data_dir, describe, open_store, request_key
 from orbit_nb.frame import COLUMNS
-from orbit_nb.history import EXTRA_COLUMNS, history, history_path, record
+from orbit_nb.history_store import EXTRA_COLUMNS, history, history_path, record
 from orbit_nb.specs import resolve
 from orbit_nb.types import ModelSpec, Request, Row, Usage
 
@@ -143,7 +143,7 @@ def test_values_sqlite_cannot_hold_are_stored_as_text() -> None:
 
 
 def test_text_too_long_for_the_file_is_truncated_not_lost() -> None:
-    from orbit_nb.history import MAX_TEXT_CHARS
+    from orbit_nb.history_store import MAX_TEXT_CHARS
 
     record([a_row("long", "x" * (MAX_TEXT_CHARS + 100)), a_row("short")])
     log = history()
@@ -380,7 +380,7 @@ MIGRATING_WRITER = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
-    from orbit_nb.history import record
+    from orbit_nb.history_store import record
     from orbit_nb.types import ModelSpec, Request, Row, Usage
 
     tag = sys.argv[1]
@@ -412,7 +412,7 @@ def test_two_processes_migrate_and_write_an_old_file_at_once(tmp_path: Path) -> 
 HISTORY_READER = textwrap.dedent(
     """
     import json
-    from orbit_nb.history import history
+    from orbit_nb.history_store import history
     print(json.dumps(list(history()["prompt_id"])))
     """
 )

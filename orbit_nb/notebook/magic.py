@@ -229,7 +229,7 @@ class Orbit(Magics):
         raise UsageError(f"%orbit cache takes 'stats' or 'clear', not {' '.join(rest)!r}")
 
     def _history(self, rest: list[str]) -> pd.DataFrame:
-        from ..history import history
+        from ..history_store import history
 
         if len(rest) > 1 or (rest and not rest[0].isdigit()):
             raise UsageError(f"%orbit history takes one number of calls, not {' '.join(rest)!r}")
