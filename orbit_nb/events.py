@@ -1,5 +1,5 @@
-"""What a run publishes while it goes: a row started, is retrying, finished; the
-run finished.
+"""What a run publishes while it goes: a row started, is retrying, received part
+of a streamed answer, finished; the run finished.
 
 A run's :class:`Events` calls its listeners on the engine loop, in the order
 things happen, with the row concerned (the same object the run holds, final
@@ -25,6 +25,7 @@ __all__ = [
     "Event",
     "Events",
     "Listener",
+    "RowDelta",
     "RowFinished",
     "RowRetrying",
     "RowStarted",
@@ -63,6 +64,20 @@ class RowRetrying:
 
 
 @dataclass(frozen=True, slots=True)
+class RowDelta:
+    """Row ``index``, streamed, received ``text``: the next piece of its answer.
+
+    The pieces of one attempt, joined, are the answer so far. A stream that fails
+    before any text arrived is retried (a :class:`RowRetrying` comes first);
+    once text has arrived it is not, so the pieces never start over.
+    """
+
+    index: int
+    row: Row
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class RowFinished:
     """Row ``index`` is final (ok, error, cancelled, skipped, or served from the cache)."""
 
@@ -77,7 +92,7 @@ class RunFinished:
     state: str
 
 
-Event = RunStarted | RowStarted | RowRetrying | RowFinished | RunFinished
+Event = RunStarted | RowStarted | RowRetrying | RowDelta | RowFinished | RunFinished
 Listener = Callable[[Event], object]
 
 
