@@ -5,8 +5,11 @@ The first run calls every model; the second, identical run must send zero
 requests (counted by LLMock's own request journal) and take a small fraction
 of the first run's wall time. Several rounds, each with fresh prompt texts and
 an empty cache directory, report the median. Target: second/first <= 0.05.
+The figures go to a dated section of ``bench/results.md`` (not with
+``--no-write`` or ``--smoke``).
 
-    .venv/bin/python bench/cache.py [--rounds 5] [--latency-ms 500]
+    .venv/bin/python bench/cache.py [--rounds 5] [--latency-ms 500] [--no-write]
+    .venv/bin/python bench/cache.py --smoke     # 3 prompts, 1 round, 50 ms; writes nothing
 """
 
 from __future__ import annotations
@@ -17,10 +20,20 @@ import statistics
 import time
 import urllib.request
 
-from common import isolated_cache, llmock_server, machine, point_env_at, write_section
+from common import (
+    SMOKE_LATENCY_MS,
+    isolated_cache,
+    llmock_server,
+    machine,
+    parse_args,
+    point_env_at,
+    wants_write,
+    write_section,
+)
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 N_PROMPTS = 20
+SMOKE_PROMPTS = 3
 TARGET = 0.05
 
 
@@ -39,12 +52,14 @@ def timed_run(prompts: list[str]) -> tuple[float, int, int]:
     return wall, int(df["cached"].sum()), len(df)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=500)
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results.md")
-    args = parser.parse_args()
+    parser.set_defaults(prompts=N_PROMPTS)
+    smoke = f"{SMOKE_PROMPTS} prompts x 3 providers, 1 round, {SMOKE_LATENCY_MS} ms"
+    args = parse_args(parser, argv, smoke, prompts=SMOKE_PROMPTS)
 
     rows = []
     with llmock_server(args.latency_ms) as base:
@@ -53,7 +68,7 @@ def main() -> None:
             timed_run([f"warm-up {i}" for i in range(3)])  # imports and connections
         for rnd in range(args.rounds):
             prompts = [
-                f"[round {rnd}] question {i}: why is the sky blue?" for i in range(N_PROMPTS)
+                f"[round {rnd}] question {i}: why is the sky blue?" for i in range(args.prompts)
             ]
             with isolated_cache():
                 before = requests_seen(base)
@@ -83,7 +98,7 @@ def main() -> None:
     print(table)
     verdict = "meets" if ratio <= TARGET and sent_total == 0 else "MISSES"
     print(f"\nsecond/first wall ratio {ratio:.4f} ({verdict} the <= {TARGET} target, 0 requests)")
-    if not args.no_write:
+    if wants_write(args):
         write_section(
             "cache.py",
             [

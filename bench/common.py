@@ -1,7 +1,8 @@
-"""Pieces the benchmarks share: an LLMock subprocess, the environment, results.md."""
+"""Pieces the benchmarks share: an LLMock subprocess, the environment, results.md, --smoke."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -25,6 +26,37 @@ FAKE_KEYS = {
     "OPENAI_API_KEY": "bench-fake-openai-key",
     "GEMINI_API_KEY": "bench-fake-gemini-key",
 }
+
+# ``--smoke``: every benchmark once at tiny sizes, to check that it still runs.
+SMOKE_LATENCY_MS = 50
+SMOKE_NOTE = "smoke run: tiny sizes, so the figures mean nothing; bench/results.md left as is"
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, what: str, **tiny: Any
+) -> argparse.Namespace:
+    """Parse ``argv`` with a ``--smoke`` flag added (its help: ``what``, and that it writes
+    nothing, which :func:`wants_write` sees to). With it, ``--rounds`` is 1 and
+    ``--latency-ms`` :data:`SMOKE_LATENCY_MS` where the parser has them, and each
+    attribute named in ``tiny`` (an option, or a ``set_defaults`` value) takes its value."""
+    parser.add_argument("--smoke", action="store_true", help=f"{what}; writes nothing")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        for name, value in {"rounds": 1, "latency_ms": SMOKE_LATENCY_MS, **tiny}.items():
+            if hasattr(args, name):
+                setattr(args, name, value)
+            elif name in tiny:
+                raise AttributeError(f"--smoke sets {name!r}, which is no option")
+    return args
+
+
+def wants_write(args: argparse.Namespace) -> bool:
+    """Whether this run updates bench/results.md: with ``--write`` where the benchmark has
+    it, else unless ``--no-write``; never with ``--smoke``, which prints :data:`SMOKE_NOTE`."""
+    if args.smoke:
+        print(SMOKE_NOTE)
+        return False
+    return bool(args.write) if hasattr(args, "write") else not args.no_write
 
 
 def _free_port() -> int:

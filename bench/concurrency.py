@@ -14,11 +14,12 @@ client overhead: CPU spent building requests and parsing answers.
 Both sides get a warm-up run, then alternate for ``--rounds`` rounds; the
 medians of wall time and process CPU time (``time.process_time``: every thread
 of this process, not the server) are printed and written to a dated section of
-``bench/results.md``. Every run uses fresh prompt texts, so no cache can help.
-The figures are measurements, not assertions; the target is orbit/raw wall
-time <= 1.15.
+``bench/results.md`` (not with ``--no-write`` or ``--smoke``). Every run uses
+fresh prompt texts, so no cache can help. The figures are measurements, not
+assertions; the target is orbit/raw wall time <= 1.15.
 
-    .venv/bin/python bench/concurrency.py [--rounds 3] [--latency-ms 1000]
+    .venv/bin/python bench/concurrency.py [--rounds 3] [--latency-ms 1000] [--no-write]
+    .venv/bin/python bench/concurrency.py --smoke   # 3 prompts, 1 round, 50 ms; writes nothing
 """
 
 from __future__ import annotations
@@ -35,15 +36,19 @@ from dataclasses import dataclass
 from common import (
     FAKE_KEYS,
     RESULTS,
+    SMOKE_LATENCY_MS,
     isolated_cache,
     llmock_server,
     machine,
+    parse_args,
     point_env_at,
+    wants_write,
     write_section,
 )
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 N_PROMPTS = 100
+SMOKE_PROMPTS = 3
 MAX_TOKENS = 64
 CONCURRENCY = 100
 TARGET_RATIO = 1.15
@@ -161,9 +166,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=int, default=1000, help="LLMock latency per call")
     parser.add_argument("--warmup-prompts", type=int, default=10, help="prompts in the warm-up")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results.md")
-    args = parser.parse_args(argv)
+    parser.set_defaults(prompts=N_PROMPTS)
+    smoke = f"{SMOKE_PROMPTS} prompts, 1 round after a 1-prompt warm-up, {SMOKE_LATENCY_MS} ms"
+    args = parse_args(parser, argv, smoke, prompts=SMOKE_PROMPTS, warmup_prompts=1)
 
-    calls = N_PROMPTS * len(MODELS)
+    calls = args.prompts * len(MODELS)
     samples: list[Sample] = []
     with llmock_server(args.latency_ms) as base, isolated_cache():
         point_env_at(base)
@@ -173,14 +180,15 @@ def main(argv: list[str] | None = None) -> None:
             for name, fn in sides.items():  # imports, clients, first connections
                 fn(make_prompts(f"warm-{name}", args.warmup_prompts))
             print(
-                f"{calls} calls ({N_PROMPTS} prompts x {len(MODELS)} providers), "
+                f"{calls} calls ({args.prompts} prompts x {len(MODELS)} providers), "
                 f"LLMock latency {args.latency_ms} ms, {os.cpu_count()} cores, "
                 f"Python {platform.python_version()}"
             )
             for rnd in range(args.rounds):
                 order = ["raw", "orbit"] if rnd % 2 == 0 else ["orbit", "raw"]
                 for name in order:
-                    s = measure(name, rnd, sides[name], make_prompts(f"r{rnd}-{name}"))
+                    prompts = make_prompts(f"r{rnd}-{name}", args.prompts)
+                    s = measure(name, rnd, sides[name], prompts)
                     samples.append(s)
                     print(
                         f"  round {rnd + 1} {name:<5} wall {s.wall_s:6.3f} s  "
@@ -195,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
     print(f"\norbit/raw wall ratio {ratio:.3f} ({verdict} the <= {TARGET_RATIO} target)")
     print(f"orbit rows with status ok: {all_ok} (every round must show {calls}/{calls})")
-    if not args.no_write:
+    if wants_write(args):
         write_results(table, ratio, args)
         print(f"figures written to {RESULTS.name}")
 

@@ -17,7 +17,8 @@ would not be:
   (peak, from ``ru_maxrss``), the growth per row, and the DataFrame's own bytes
   per row (``memory_usage(deep=True)``).
 
-    .venv/bin/python bench/footprint.py [--rounds 7] [--write] [--smoke]
+    .venv/bin/python bench/footprint.py [--rounds 7] [--latency-ms 200] [--write]
+    .venv/bin/python bench/footprint.py --smoke     # 1 round, 2 kernels, 30 calls; writes nothing
 """
 
 from __future__ import annotations
@@ -30,11 +31,23 @@ import sys
 import textwrap
 import time
 
-from common import isolated_cache, llmock_server, machine, point_env_at, write_section
+from common import (
+    SMOKE_LATENCY_MS,
+    isolated_cache,
+    llmock_server,
+    machine,
+    parse_args,
+    point_env_at,
+    wants_write,
+    write_section,
+)
 
 MODELS = "anthropic:claude-haiku-4-5,openai:gpt-4o-mini,gemini:gemini-2.5-flash"
 
 PAUSE = 3.0  # seconds between %load_ext and the first cell, as a person takes
+KERNELS = 3  # fresh kernels of each kind (first cell at once, first cell after PAUSE)
+MEMORY_PROMPTS = 1000  # x 3 providers
+SMOKE_PROMPTS = 10
 
 IMPORT = "import time; t = time.perf_counter(); import {0}; print(time.perf_counter() - t)"
 
@@ -108,9 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=7, help="import rounds (kernels: 3)")
     parser.add_argument("--latency-ms", type=int, default=200, help="LLMock latency per call")
     parser.add_argument("--write", action="store_true", help="update bench/results.md")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, nothing written")
-    args = parser.parse_args(argv)
-    rounds, kernels, prompts = (1, 1, 10) if args.smoke else (args.rounds, 3, 1000)
+    parser.set_defaults(kernels=KERNELS, prompts=MEMORY_PROMPTS)
+    smoke = f"1 round, 1 kernel of each kind, a {SMOKE_PROMPTS * 3}-call run, {SMOKE_LATENCY_MS} ms"
+    args = parse_args(parser, argv, smoke, kernels=1, prompts=SMOKE_PROMPTS)
+    rounds, kernels, prompts = args.rounds, args.kernels, args.prompts
 
     imports = import_times(rounds)
     with isolated_cache():
@@ -148,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         f"({'met' if ratio <= 1 else 'MISSED'}).",
     ]
     print("\n".join(lines))
-    if args.write and not args.smoke:
+    if wants_write(args):
         write_section("footprint.py", lines)
 
 

@@ -17,9 +17,11 @@ providers (``{prompts}`` x ``-m`` three models, ``-c 100``, ``--no-cache``),
 
 An idle baseline comes first, and the first ``--background`` cell of the fresh
 kernel is timed too (it imports the provider SDKs). The figures are printed
-and written to a dated section of ``bench/results.md``; nothing is asserted.
+and written to a dated section of ``bench/results.md`` (not with ``--no-write``
+or ``--smoke``); nothing is asserted.
 
     .venv/bin/python bench/kernel_responsiveness.py [--latency-ms 2000] [--interval-ms 50]
+    .venv/bin/python bench/kernel_responsiveness.py --smoke  # 3 prompts, 500 ms; writes nothing
 """
 
 from __future__ import annotations
@@ -37,19 +39,31 @@ from typing import Any
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
-from common import isolated_cache, llmock_server, machine, point_env_at, write_section
+from common import (
+    isolated_cache,
+    llmock_server,
+    machine,
+    parse_args,
+    point_env_at,
+    wants_write,
+    write_section,
+)
 
 MODELS = "anthropic:claude-haiku-4-5,openai:gpt-4o-mini,gemini:gemini-2.5-flash"
 N_PROMPTS = 100
+SMOKE_PROMPTS = 3
+# --smoke: a 9-call run that still lasts long enough for trivial cells to run beside it.
+SMOKE_RUN_LATENCY_MS = 500
+SMOKE_IDLE_CELLS = 5
 TARGET_P95_MS = 50.0
 TRIVIAL = "1 + 1"
 IDLE_CELLS = 40
 RUN_LIMIT = 120.0  # seconds a run may take before the benchmark gives up on it
 
 
-def prompts(tag: str) -> list[str]:
-    """Distinct prompts, new for each run, so no answer comes from a cache."""
-    return [f"[{tag}] Question {i}: explain idea {i} in one sentence." for i in range(N_PROMPTS)]
+def prompts(tag: str, n: int) -> list[str]:
+    """``n`` distinct prompts, new for each run, so no answer comes from a cache."""
+    return [f"[{tag}] Question {i}: explain idea {i} in one sentence." for i in range(n)]
 
 
 def orbit_cell(var: str, prompts_var: str, background: bool) -> str:
@@ -131,10 +145,10 @@ def tick(start: float, n: int, interval: float) -> None:
     time.sleep(max(0.0, start + n * interval - time.perf_counter()))
 
 
-def idle(driver: Driver, interval: float) -> Stats:
+def idle(driver: Driver, interval: float, cells: int) -> Stats:
     times = []
     start = time.perf_counter()
-    for n in range(IDLE_CELLS):
+    for n in range(cells):
         times.append(driver.run(TRIVIAL)[1])
         tick(start, n + 1, interval)
     return Stats(times)
@@ -200,12 +214,21 @@ def oks(driver: Driver, var: str) -> str:
     return driver.value(f"f'{{({var}.status == \"ok\").sum()}}/{{len({var})}}'").strip("'")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency-ms", type=int, default=2000)
     parser.add_argument("--interval-ms", type=int, default=50)
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results.md")
-    args = parser.parse_args()
+    parser.set_defaults(prompts=N_PROMPTS, idle_cells=IDLE_CELLS)
+    smoke = f"{SMOKE_PROMPTS} prompts, {SMOKE_RUN_LATENCY_MS} ms, {SMOKE_IDLE_CELLS} idle cells"
+    args = parse_args(
+        parser,
+        argv,
+        smoke,
+        prompts=SMOKE_PROMPTS,
+        latency_ms=SMOKE_RUN_LATENCY_MS,
+        idle_cells=SMOKE_IDLE_CELLS,
+    )
     interval = args.interval_ms / 1000
 
     with llmock_server(args.latency_ms) as base, isolated_cache():
@@ -215,8 +238,8 @@ def main() -> None:
             _, cold = driver.run(f"%%orbit -m {MODELS} --no-cache -o warm --background\nwarm-up")
             wait_for(driver, "warm")
             for side in ("bg", "fg"):
-                driver.run(f"{side}_prompts = {prompts(side)!r}")
-            base_stats = idle(driver, interval)
+                driver.run(f"{side}_prompts = {prompts(side, args.prompts)!r}")
+            base_stats = idle(driver, interval, args.idle_cells)
             bg_stats, returned, appeared = background(driver, interval)
             bg_ok = oks(driver, "bench_bg")
             fg_stats, fg_run = foreground(driver, interval)
@@ -240,7 +263,7 @@ def main() -> None:
         f"The foreground cell took {fg_run:.2f} s ({fg_ok} ok).",
     ]
     print("\n".join(["", *table, "", *notes]))
-    if not args.no_write:
+    if wants_write(args):
         write_section(
             "kernel_responsiveness.py",
             [

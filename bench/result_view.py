@@ -13,9 +13,11 @@ cell's own output it reports:
   (``orbit_nb.show(_orbit)._repr_mimebundle_()``, median of ``--repeats``).
 
 Figures, not a pass/fail test; with ``--write`` they also go to a dated section
-of ``bench/results.md``. Screenshots land in ``tests/artifacts/bench-*.png``.
+of ``bench/results.md``. The view's screenshot lands in
+``tests/artifacts/lab-bench-view.png`` (``lab-bench-view-smoke.png`` with ``--smoke``).
 
     .venv/bin/python bench/result_view.py [--prompts 100] [--repeats 5] [--write]
+    .venv/bin/python bench/result_view.py --smoke   # 3 prompts, 1 build; writes nothing
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import FAKE_KEYS, llmock_server, machine, write_section
+from common import FAKE_KEYS, llmock_server, machine, parse_args, wants_write, write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from browser import VIEWPORT, chromium_browser, close_notebook, jupyter_lab, open_notebook
@@ -36,6 +38,7 @@ from browser import VIEWPORT, chromium_browser, close_notebook, jupyter_lab, ope
 MODELS = "anthropic:claude-haiku-4-5,openai:gpt-4o-mini,gemini:gemini-2.5-flash"
 CELL = 2  # the %%orbit cell
 ROOT = ".jp-OutputArea-output > div.orbit-nb"
+SMOKE_PROMPTS = 3
 
 # Runs in the kernel after the %%orbit cell: how long the view's bundle takes to build.
 TIMING = """
@@ -69,7 +72,7 @@ def providers(base: str) -> dict[str, str]:
     }
 
 
-def measure(prompts: int, repeats: int) -> dict[str, Any]:
+def measure(prompts: int, repeats: int, shot: str) -> dict[str, Any]:
     with (
         llmock_server(latency_ms=0) as base,
         tempfile.TemporaryDirectory(prefix="orbit-bench-view-") as tmp,
@@ -81,12 +84,12 @@ def measure(prompts: int, repeats: int) -> dict[str, Any]:
         with jupyter_lab(providers(base), home, root) as server:
             notebook = open_notebook(browser, server, "lab", "bench.ipynb", cells(prompts, repeats))
             try:
-                return _read(notebook)
+                return _read(notebook, shot)
             finally:
                 close_notebook(notebook)
 
 
-def _read(notebook: Any) -> dict[str, Any]:
+def _read(notebook: Any, shot: str) -> dict[str, Any]:
     start = time.perf_counter()
     outputs = notebook.run_all()
     run_s = time.perf_counter() - start
@@ -96,7 +99,7 @@ def _read(notebook: Any) -> dict[str, Any]:
     root.scroll_into_view_if_needed()
     height = root.evaluate("el => el.getBoundingClientRect().height")
     drawn = root.locator("th.orbit-nb-prompt[scope=row]").count()
-    notebook.screenshot("bench-view", root)
+    notebook.screenshot(shot, root)
     return {
         "html_kb": len(bundle["text/html"].encode()) / 1024,
         "text_kb": len(bundle["text/plain"].encode()) / 1024,
@@ -108,14 +111,15 @@ def _read(notebook: Any) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=100, help="prompts (x 3 models)")
     parser.add_argument("--repeats", type=int, default=5, help="timed builds of the view")
     parser.add_argument("--write", action="store_true", help="add the figures to results.md")
-    args = parser.parse_args()
+    smoke = f"{SMOKE_PROMPTS} prompts, 1 build of the view"
+    args = parse_args(parser, argv, smoke, prompts=SMOKE_PROMPTS, repeats=1)
 
-    m = measure(args.prompts, args.repeats)
+    m = measure(args.prompts, args.repeats, "bench-view-smoke" if args.smoke else "bench-view")
     lines = [
         f"- machine: {machine()}; JupyterLab, chromium {VIEWPORT['width']}x{VIEWPORT['height']}",
         f"- calls: {m['rows']} ({m['ok']} ok), {args.prompts} prompts x 3 models",
@@ -126,7 +130,7 @@ def main() -> None:
         f"(median of {args.repeats}); whole notebook ran in {m['run_all_s']:.1f} s",
     ]
     print("\n".join(lines))
-    if args.write:
+    if wants_write(args):
         write_section("result view size", lines)
 
 
