@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .frame import cost_table, project_cost, side_by_side, summary
     from .history_store import history
     from .notebook.view import show
+    from .notebook.widgets import panel
     from .price_data import prices, reset_prices, set_price
     from .run import Run
     from .specs import register_endpoint
@@ -36,6 +37,7 @@ __all__ = [
     "estimate",
     "history",
     "jobs",
+    "panel",
     "prices",
     "project_cost",
     "register_endpoint",
@@ -61,6 +63,7 @@ _LAZY = {
     "estimate": "api",
     "history": "history_store",
     "jobs": "api",
+    "panel": "notebook.widgets",
     "register_endpoint": "specs",
     "cost_table": "frame",
     "prices": "price_data",

@@ -146,6 +146,7 @@ def compare(
     concurrency: int | None = None,
     timeout: float | None = None,
     budget: float | None = None,
+    stream: bool = False,
 ) -> pd.DataFrame:
     """Send every prompt to every model concurrently; one DataFrame row per call.
 
@@ -160,6 +161,9 @@ def compare(
     again. ``budget`` caps the run in dollars: a run whose estimate exceeds it
     raises :class:`~orbit_nb.errors.BudgetError` before sending anything, and
     once the money spent reaches it the remaining calls are ``skipped``.
+    ``stream=True`` streams each answer: ``ttft_s`` records the time to its
+    first text, and a stream that breaks is an error row (``truncated``,
+    ``disconnected``, ``stalled`` or ``malformed``), never a short answer.
 
     Works in scripts, in Jupyter cells and inside a running event loop. An
     interrupt (Ctrl-C, or the kernel's stop button) cancels the calls still in
@@ -177,6 +181,7 @@ def compare(
         concurrency=concurrency,
         timeout=timeout,
         budget=budget,
+        stream=stream,
     )
     run = start(prompts, models, options)
     progress = for_caller(run)
@@ -208,6 +213,7 @@ async def acompare(
     concurrency: int | None = None,
     timeout: float | None = None,
     budget: float | None = None,
+    stream: bool = False,
 ) -> pd.DataFrame:
     """The awaitable form of :func:`compare`, with the same arguments and result.
 
@@ -223,6 +229,7 @@ async def acompare(
         concurrency=concurrency,
         timeout=timeout,
         budget=budget,
+        stream=stream,
     )
     run = start(prompts, models, options)
     progress = for_caller(run)

@@ -4,6 +4,10 @@ Retries are orbit's own (the SDKs' are off). A retryable failure waits with
 jittered exponential backoff, never less than the server's Retry-After; a call
 gives up after :data:`MAX_ATTEMPTS` attempts, or when the next attempt could not
 start before the call's deadline (its ``timeout``, retries included).
+
+A streamed call is retried by the same rules only while none of its answer has
+been shown: once text has arrived, a failure ends the call (its text is kept,
+and the message says so), so what was shown never starts over.
 """
 
 from __future__ import annotations
@@ -16,12 +20,25 @@ from dataclasses import dataclass
 from .providers.base import Failure
 from .types import Completion
 
-__all__ = ["DEFAULT_TIMEOUT", "MAX_ATTEMPTS", "Outcome", "backoff", "call", "timed_out"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_ATTEMPTS",
+    "STALL_TIMEOUT",
+    "Outcome",
+    "Send",
+    "backoff",
+    "call",
+    "timed_out",
+]
 
 #: Seconds a call may take in all, retries included, unless ``timeout=`` says otherwise.
 DEFAULT_TIMEOUT = 600.0
 #: HTTP attempts per call at most (the first one and its retries).
 MAX_ATTEMPTS = 6
+#: Seconds a streamed answer may go without a byte before it is ``stalled``. Long
+#: enough for a model that thinks before it writes (the APIs send keep-alive
+#: events meanwhile), short against the call's ``timeout``.
+STALL_TIMEOUT = 120.0
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
 
@@ -46,27 +63,55 @@ def timed_out(timeout: float, note: str = "") -> Failure:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a call ended: a completion, or the failure that ended it (with a note
-    on why it was not retried, if that was for lack of time)."""
+    on why it was not retried, if that was for lack of time or because part of
+    a streamed answer had been shown)."""
 
     completion: Completion | None
     failure: Failure | None
     latency_s: float  # of the last attempt
     note: str = ""
+    #: Seconds from the last attempt's send to its first text (streams only).
+    ttft_s: float | None = None
+    #: The text a failed stream had shown before it broke ("" if none).
+    partial: str = ""
+
+
+#: Sends one attempt; streamed calls pass each piece of text to the callable given.
+Send = Callable[[Callable[[str], None]], Awaitable[Completion]]
+
+
+class _Shown:
+    """The text one attempt has passed on so far, and when the first piece came."""
+
+    __slots__ = ("first_at", "loop", "on_text", "pieces")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_text: Callable[[str], None]) -> None:
+        self.loop, self.on_text = loop, on_text
+        self.pieces: list[str] = []
+        self.first_at: float | None = None
+
+    def __call__(self, text: str) -> None:
+        if self.first_at is None:
+            self.first_at = self.loop.time()
+        self.pieces.append(text)
+        self.on_text(text)
 
 
 async def call(
-    send: Callable[[], Awaitable[Completion]],
+    send: Send,
     classify: Callable[[Exception], Failure],
     *,
     timeout: float,
     on_attempt: Callable[[int], object],
     on_retry: Callable[[int, Failure, float], object],
+    on_text: Callable[[str], None] = lambda _: None,
 ) -> Outcome:
     """Send until answered, a failure that is not retried, :data:`MAX_ATTEMPTS`,
     or the deadline ``timeout`` seconds from now.
 
     ``on_attempt(n)`` runs as attempt ``n`` (1-based) starts; ``on_retry(n,
-    failure, wait_s)`` before the wait that follows a retryable failure.
+    failure, wait_s)`` before the wait that follows a retryable failure;
+    ``on_text(piece)`` for each piece of a streamed answer as it arrives.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -75,14 +120,17 @@ async def call(
         attempt += 1
         on_attempt(attempt)
         start = loop.time()
+        shown = _Shown(loop, on_text)
         try:
             async with asyncio.timeout_at(deadline) as scope:
-                completion = await send()
+                completion = await send(shown)
         except Exception as exc:
             failure = timed_out(timeout) if scope.expired() else classify(exc)
         else:
-            return Outcome(completion, None, loop.time() - start)
+            return Outcome(completion, None, loop.time() - start, ttft_s=_ttft(shown, start))
         latency = loop.time() - start
+        if shown.pieces:
+            return _broken_after_text(failure, latency, shown, start)
         if not failure.retryable or attempt >= MAX_ATTEMPTS:
             return Outcome(None, failure, latency)
         wait = backoff(attempt, failure.retry_after)
@@ -91,3 +139,18 @@ async def call(
             return Outcome(None, failure, latency, note)
         on_retry(attempt, failure, wait)
         await asyncio.sleep(wait)
+
+
+def _ttft(shown: _Shown, start: float) -> float | None:
+    return None if shown.first_at is None else shown.first_at - start
+
+
+def _broken_after_text(failure: Failure, latency: float, shown: _Shown, start: float) -> Outcome:
+    """A stream that failed once part of its answer was shown: not retried, so the
+    text shown never starts over; what arrived is kept."""
+    partial = "".join(shown.pieces)
+    note = (
+        f"; after {len(partial)} characters of the answer had arrived "
+        "(kept in content, incomplete); not retried"
+    )
+    return Outcome(None, failure, latency, note, _ttft(shown, start), partial)

@@ -115,23 +115,44 @@ def attempting(row: Row, attempt: int) -> None:
     row.attempts = attempt
 
 
-def answered(row: Row, completion: Completion, latency_s: float, cost_usd: float | None) -> None:
-    """The provider answered; ``latency_s`` is the last attempt's."""
+def answered(
+    row: Row,
+    completion: Completion,
+    latency_s: float,
+    cost_usd: float | None,
+    ttft_s: float | None = None,
+) -> None:
+    """The provider answered; ``latency_s`` is the last attempt's, ``ttft_s`` its
+    time to the first text (streamed calls only)."""
     row.content = completion.content
     row.usage = completion.usage
     row.finish_reason = completion.finish_reason
     row.request_id = completion.request_id
     row.latency_s = latency_s
+    row.ttft_s = ttft_s
     row.cost_usd = cost_usd
     row.status = "ok"
 
 
-def failed(row: Row, failure: Failure, latency_s: float | None = None, note: str = "") -> None:
-    """The call failed for good (``note`` is added to the failure's message)."""
+def failed(
+    row: Row,
+    failure: Failure,
+    latency_s: float | None = None,
+    note: str = "",
+    *,
+    partial: str = "",
+    ttft_s: float | None = None,
+) -> None:
+    """The call failed for good (``note`` is added to the failure's message). A
+    stream that broke after part of its answer arrived keeps that part as
+    ``content`` (``partial``), with its ``ttft_s``."""
     row.error_type = failure.error_type
     row.error_message = failure.message + note
     if latency_s is not None:
         row.latency_s = latency_s
+    if partial:
+        row.content = partial
+        row.ttft_s = ttft_s
     row.status = "error"
 
 

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from . import cache, rows
+from . import cache, retry, rows
 from . import events as ev
 from .bounds import bound_requests
 from .cost import cost
@@ -222,17 +222,36 @@ class Runner:
         def retrying(attempt: int, failure: Failure, wait: float) -> None:
             events.publish(ev.RowRetrying(index, row, attempt, failure, wait))
 
+        def delta(text: str) -> None:
+            events.publish(ev.RowDelta(index, row, text))
+
         outcome = await call(
-            lambda: provider.complete(row.request),
+            self._sender(provider, row.request),
             provider.classify,
             timeout=self.plan.timeout,
             on_attempt=lambda n: rows.attempting(row, n),
             on_retry=retrying,
+            on_text=delta,
         )
         if outcome.completion is not None:
             price = self._prices.get(row.request.model.model)
             usage = outcome.completion.usage
-            rows.answered(row, outcome.completion, outcome.latency_s, cost(price, usage))
+            cost_usd = cost(price, usage)
+            rows.answered(row, outcome.completion, outcome.latency_s, cost_usd, outcome.ttft_s)
         else:
             assert outcome.failure is not None
-            rows.failed(row, outcome.failure, outcome.latency_s, outcome.note)
+            rows.failed(
+                row,
+                outcome.failure,
+                outcome.latency_s,
+                outcome.note,
+                partial=outcome.partial,
+                ttft_s=outcome.ttft_s,
+            )
+
+    def _sender(self, provider: Provider, request: Request) -> retry.Send:
+        """One attempt at ``request``: streamed when the run streams."""
+        if not self.plan.options.stream:
+            return lambda _: provider.complete(request)
+        # Read at each call, so a test can shorten it.
+        return lambda on_text: provider.stream(request, on_text, stall_s=retry.STALL_TIMEOUT)

@@ -26,7 +26,9 @@ ErrorType = Literal[
     "client_error",
     "conflict",
     "connection",
+    "disconnected",
     "invalid_response",
+    "malformed",
     "not_found",
     "overloaded",
     "permission",
@@ -35,7 +37,9 @@ ErrorType = Literal[
     "redirect",
     "request_too_large",
     "server_error",
+    "stalled",
     "timeout",
+    "truncated",
     "unprocessable",
 ]
 
@@ -97,6 +101,8 @@ class Options:
     concurrency: int | None = None
     timeout: float | None = None
     budget: float | None = None
+    # Not sent: a streamed answer is the same answer, and shares its cache entry.
+    stream: bool = False
 
     def __post_init__(self) -> None:
         if self.system is not None and not isinstance(self.system, str):
@@ -120,6 +126,8 @@ class Options:
             if budget <= 0:
                 raise ParameterError(f"budget={self.budget!r} must be > 0 dollars")
             object.__setattr__(self, "budget", budget)
+        if not isinstance(self.stream, bool):
+            raise ParameterError(f"stream={self.stream!r} must be True or False")
 
     def sent(self) -> dict[str, Any]:
         """The options every request carries, by name (see :class:`Request`)."""

@@ -150,3 +150,18 @@ def test_footprint_bench_smoke() -> None:
         "| 30-call run: DataFrame bytes per row |",
         "ok rows:",
     )
+
+
+@pytest.mark.timeout(TEST_LIMIT)
+def test_streaming_bench_smoke() -> None:
+    """Streamed and unstreamed compare() per provider, 3 calls a run, one round."""
+    run_smoke(
+        "streaming.py",
+        "| provider | side | ttft median (s) |",
+        *(
+            f"| {provider} | {side} |"
+            for provider in ("anthropic", "openai", "gemini")
+            for side in ("unstreamed", "streamed")
+        ),
+        "CPU per call streamed/unstreamed:",
+    )

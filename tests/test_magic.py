@@ -174,6 +174,20 @@ def test_out_names_the_variable_and_defaults_to_orbit(kernel: Kernel, llmock: LL
     assert frame(kernel, "_orbit", "prompt") == [{"prompt": "out: default variable."}]
 
 
+def test_stream_streams_every_answer_and_records_ttft(kernel: Kernel, llmock: LLMock) -> None:
+    ok(orbit(kernel, f"-m {ALL} --stream --no-cache -o streamed", "stream: name a colour."))
+
+    rows = frame(kernel, "streamed", "status", "ttft_s", "latency_s")
+    assert len(rows) == 3
+    assert all(r["status"] == "ok" and 0 < r["ttft_s"] <= r["latency_s"] for r in rows)
+    assert sorted(r.provider for r in completions(llmock) if r.stream) == [
+        "anthropic",
+        "gemini",
+        "openai",
+    ]
+    assert_one_line_usage_error(kernel.execute("%%orbit --bogus\nhi"), "[--stream]")
+
+
 def overlapping(records: list[RequestRecord]) -> int:
     """The most requests the server was serving at one moment."""
     events = sorted([(r.started_at, 1) for r in records] + [(r.ended_at, -1) for r in records])

@@ -92,6 +92,7 @@ class Orbit(Magics):
     @argument("-c", "--concurrency", type=int, help="calls in flight per provider")
     @argument("--timeout", type=float, help="seconds per call, retries included")
     @argument("--budget", type=float, metavar="USD", help="spending cap in dollars")
+    @argument("--stream", action="store_true", help="stream the answers (records ttft_s)")
     @argument("--dry-run", action="store_true", help="show the cost estimate; call nothing")
     @argument("--background", action="store_true", help="return at once; run meanwhile")
     @cell_magic("orbit")  # type: ignore[arg-type]
@@ -113,6 +114,7 @@ class Orbit(Magics):
             concurrency=args.concurrency or self.concurrency,
             timeout=args.timeout or self.timeout,
             budget=args.budget,
+            stream=args.stream,
         )
 
     def _run_cell(self, args: Any, cell: str) -> None:

@@ -27,7 +27,7 @@ from . import markdown
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MAX_PROMPTS", "Comparison", "show"]
+__all__ = ["CSS", "MAX_PROMPTS", "Comparison", "card_body", "costs_html", "show"]
 
 #: Prompt rows drawn by default; the rest are counted and left in the DataFrame.
 MAX_PROMPTS = 20
@@ -103,6 +103,11 @@ _CSS = """
 .orbit-nb .orbit-nb-more{margin:8px 0;color:var(--orbit-nb-muted)}
 .orbit-nb .orbit-nb-costs h4{margin:12px 0 4px;font-size:100%}
 """
+
+
+#: Every rule the view's pieces need (cards, answers, the costs table), all under
+#: ``.orbit-nb``: what a display drawing them inside its own root carries.
+CSS = _CSS + TABLE_CSS
 
 
 @dataclass(frozen=True)
@@ -222,16 +227,28 @@ def _sample(call: _Call, label: str, marks: Sequence[str]) -> str:
     return f"<div class='orbit-nb-sample'>{head}{_answer(call)}{_foot(call, marks)}</div>"
 
 
-def _card(samples: Sequence[_Call], marks: Sequence[str]) -> str:
+def _samples(samples: Sequence[_Call], marks: Sequence[str]) -> str:
+    """A card's contents: the first sample, the others folded out under it."""
     n = len(samples)
     if n == 1:
-        return f"<div class='orbit-nb-card'>{_sample(samples[0], '', marks)}</div>"
+        return _sample(samples[0], "", marks)
     first = _sample(samples[0], f"sample 1/{n}", marks)
     rest = "".join(_sample(c, f"sample {i}/{n}", ()) for i, c in enumerate(samples[1:], 2))
     ok = sum(c.ok for c in samples)
     summary = f"samples 2 to {n} of {n} ({ok}/{n} ok in all)"
     fold = f"<details class='orbit-nb-samples'><summary>{summary}</summary>{rest}</details>"
-    return f"<div class='orbit-nb-card'>{first}{fold}</div>"
+    return first + fold
+
+
+def _card(samples: Sequence[_Call], marks: Sequence[str]) -> str:
+    return f"<div class='orbit-nb-card'>{_samples(samples, marks)}</div>"
+
+
+def card_body(samples: Sequence[Mapping[str, Any]], marks: Sequence[str] = ()) -> str:
+    """The inside of one card of the view: one model's answers to one prompt (each a
+    mapping of result columns, repeat order), for a display that draws its own card
+    inside a root carrying :data:`CSS`. ``marks`` are badges such as ``fastest``."""
+    return _samples([_Call(s) for s in samples], marks)
 
 
 def _prompt_header(pid: str, prompt: str) -> str:
@@ -355,15 +372,10 @@ class Comparison:
             hidden = len(prompts) - len(shown)
             where = html.escape(self._where())
             more = f"<p class='orbit-nb-more'>+{hidden:,} more prompts: {where}</p>"
-        return scoped(_CSS + TABLE_CSS, head + grid + more + self._costs_html(), "view")
+        return scoped(CSS, head + grid + more + self._costs_html(), "view")
 
     def _costs_html(self) -> str:
-        if not len(self.df):
-            return ""
-        from ..frame import cost_table
-
-        table = cost_table(self.df)
-        return f"<div class='orbit-nb-costs'><h4>Usage and cost</h4>{table._table_html()}</div>"
+        return costs_html(self.df)
 
     def __repr__(self) -> str:
         calls = self.calls()
@@ -399,6 +411,17 @@ def _text_answer(call: _Call) -> str:
     if call["status"] == "error":
         return f"[{call['error_type']}] {_one_line(str(call['error_message'] or ''), _TEXT_ANSWER)}"
     return f"[{call['status']}]"
+
+
+def costs_html(df: pd.DataFrame) -> str:
+    """The view's "Usage and cost" section for a result frame (empty for no rows), for
+    a display whose root carries :data:`CSS`."""
+    if not len(df):
+        return ""
+    from ..frame import cost_table
+
+    table = cost_table(df)
+    return f"<div class='orbit-nb-costs'><h4>Usage and cost</h4>{table._table_html()}</div>"
 
 
 def show(df: pd.DataFrame, *, max_prompts: int | None = None, title: str = "") -> Comparison:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anthropic
 import httpx2
 
 from ..specs import Target
-from ..types import Completion, Request, Usage
-from .base import BadResponse, Failure, classify_sdk_error, json_object, pool_limits, shaped
+from ..types import Completion, ErrorType, Request, Usage
+from . import sse
+from .base import (
+    BadResponse,
+    Failure,
+    StreamBroken,
+    classify_sdk_error,
+    error_message,
+    json_object,
+    pool_limits,
+    require_event_stream,
+    shaped,
+    stall_options,
+)
 from .facts import facts_of_kind
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "completion_from", "usage_from"]
@@ -36,19 +48,58 @@ class AnthropicProvider:
             ),
         )
 
-    async def complete(self, request: Request) -> Completion:
+    def _body(self, request: Request) -> dict[str, Any]:
         body = _prompt(request)
         body["max_tokens"] = request.max_tokens or DEFAULT_MAX_TOKENS
         if request.temperature is not None:
             # The API takes temperature on the models that support it (newer ones
             # answer 400); anthropic>=1 dropped it from create()'s arguments.
             body["temperature"] = request.temperature
+        return body
+
+    async def complete(self, request: Request) -> Completion:
         # The client's own post(): its auth, headers, errors and transport, without
         # the response models (bench/results.md). The body is the documented one.
-        response = await self._client.post("/v1/messages", body=body, cast_to=httpx2.Response)
+        response = await self._client.post(
+            "/v1/messages", body=self._body(request), cast_to=httpx2.Response
+        )
         data = json_object(response)
         with shaped("the answer"):
             return completion_from(data, response.headers)
+
+    async def stream(
+        self,
+        request: Request,
+        on_text: Callable[[str], None],
+        *,
+        stall_s: float | None = None,
+    ) -> Completion:
+        """The answer as Messages API events; usage from ``message_start``, updated
+        by ``message_delta`` (whose counts are cumulative)."""
+        body = self._body(request)
+        body["stream"] = True
+        # post(stream=True) with cast_to=httpx2.Response: the raw, unread response,
+        # after the client's own auth, headers and status errors.
+        response = await self._client.post(
+            "/v1/messages",
+            body=body,
+            cast_to=httpx2.Response,
+            options=stall_options(self._client.timeout, stall_s),
+            stream=True,
+        )
+        try:
+            require_event_stream(response.status_code, response.headers)
+            answer = _Answer(on_text)
+            await sse.read(
+                response.aiter_bytes(),
+                answer,
+                stall_s=stall_s,
+                read_errors=(httpx2.TransportError, httpx2.StreamError),
+                read_timeouts=(httpx2.ReadTimeout,),
+            )
+            return answer.completion(response.headers)
+        finally:
+            await response.aclose()
 
     async def count_tokens(self, request: Request) -> int | None:
         """Input tokens of ``request`` from the free ``messages/count_tokens`` endpoint."""
@@ -106,3 +157,90 @@ def usage_from(usage: Mapping[str, Any] | None) -> Usage:
         cache_write_1h_tokens=by_ttl.get("ephemeral_1h_input_tokens"),
         reasoning_tokens=details.get("thinking_tokens"),
     )
+
+
+#: Error types an ``error`` event can carry, as error_type and whether a retry may help.
+_STREAM_ERRORS: dict[str, tuple[ErrorType, bool]] = {
+    "overloaded_error": ("overloaded", True),
+    "rate_limit_error": ("rate_limit", True),
+    "api_error": ("server_error", True),
+    "timeout_error": ("timeout", True),
+    "invalid_request_error": ("bad_request", False),
+    "request_too_large": ("request_too_large", False),
+}
+
+
+class _Answer:
+    """One streamed Messages API answer, put together; thinking is left out."""
+
+    signal = "message_stop"
+
+    def __init__(self, on_text: Callable[[str], None]) -> None:
+        self.on_text = on_text
+        self.finished = False
+        self.pieces: list[str] = []
+        self.usage: dict[str, Any] | None = None
+        self.stop_reason: str | None = None
+        self.model: str | None = None
+
+    def event(self, name: bytes, data: bytes) -> None:
+        event = sse.parse(data)
+        try:
+            kind = event["type"]
+            if kind == "content_block_delta":
+                self._delta(event["delta"])
+            elif kind == "content_block_start":
+                self._delta(event["content_block"])
+            elif kind == "message_start":
+                message = event["message"]
+                self.model = message.get("model")
+                self.usage = dict(message.get("usage") or {}) or None
+            elif kind == "message_delta":
+                self.stop_reason = event["delta"].get("stop_reason") or self.stop_reason
+                self._add_usage(event.get("usage"))
+            elif kind == "message_stop":
+                self.finished = True
+        except sse.SHAPE_ERRORS as exc:
+            what = f"a {name.decode(errors='replace') or 'nameless'} event"
+            raise sse.misshapen(what, exc) from None
+        if kind == "error":
+            raise _stream_error(event.get("error"))
+
+    def _delta(self, delta: Mapping[str, Any]) -> None:
+        """Text of a text block's start (usually empty) or of a text delta."""
+        if delta["type"] in ("text_delta", "text"):
+            text = delta["text"]
+            if not isinstance(text, str):
+                raise TypeError(f"the text is a {type(text).__name__}")
+            if text:
+                self.pieces.append(text)
+                self.on_text(text)
+
+    def _add_usage(self, usage: Mapping[str, Any] | None) -> None:
+        """message_delta's counts are the totals so far; a count it leaves out or
+        sends as null keeps message_start's."""
+        if usage:
+            merged = self.usage or {}
+            merged.update((k, v) for k, v in usage.items() if v is not None)
+            self.usage = merged
+
+    def completion(self, headers: Mapping[str, str]) -> Completion:
+        try:
+            usage = usage_from(self.usage)
+        except sse.SHAPE_ERRORS as exc:
+            raise sse.misshapen("the usage", exc) from None
+        return Completion(
+            content="".join(self.pieces),
+            usage=usage,
+            finish_reason=self.stop_reason,
+            request_id=headers.get("request-id"),
+            response_model=self.model,
+        )
+
+
+def _stream_error(error: Any) -> StreamBroken:
+    """An ``error`` event: the API failed after the stream began (e.g. overloaded)."""
+    kind = error.get("type") if isinstance(error, Mapping) else None
+    error_type, retryable = _STREAM_ERRORS.get(str(kind), ("server_error", True))
+    message = error_message({"error": error}, str(kind))
+    return StreamBroken(error_type, f"the stream carried an error: {kind}: {message}", retryable)

@@ -12,7 +12,7 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +28,7 @@ __all__ = [
     "BadResponse",
     "Failure",
     "Provider",
+    "StreamBroken",
     "classify_sdk_error",
     "connection_failure",
     "error_message",
@@ -39,8 +40,11 @@ __all__ = [
     "pool_size",
     "redact",
     "redirect_failure",
+    "require_event_stream",
     "require_json",
     "shaped",
+    "stall_options",
+    "stream_failure",
 ]
 
 
@@ -63,6 +67,20 @@ class BadResponse(Exception):
     """
 
 
+class StreamBroken(Exception):
+    """A streamed answer that did not arrive whole: ``truncated`` (it ended without
+    the provider's finish signal), ``disconnected`` (the connection dropped),
+    ``stalled`` (nothing arrived for too long) or ``malformed`` (a chunk that is
+    not what the API sends). Never a short answer. Retried like a dropped
+    connection, unless part of the answer was shown already (the engine decides).
+    """
+
+    def __init__(self, error_type: ErrorType, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.error_type: ErrorType = error_type
+        self.retryable = retryable
+
+
 class Provider(Protocol):
     """One adapter instance per (endpoint, base URL, key); lives on the engine loop."""
 
@@ -72,13 +90,33 @@ class Provider(Protocol):
         """Send one request and return its answer; raise on any failure."""
         ...
 
+    async def stream(
+        self,
+        request: Request,
+        on_text: Callable[[str], None],
+        *,
+        stall_s: float | None = None,
+    ) -> Completion:
+        """Send one request as a stream and return its whole answer, calling
+        ``on_text(piece)`` with each piece of text as it arrives (on the engine
+        loop; it must return at once).
+
+        The Completion, usage included, is the one :meth:`complete` would give.
+        A stream that breaks raises :class:`StreamBroken`, whatever text came
+        before; so does one that goes ``stall_s`` seconds without a byte (None:
+        the HTTP client's own read timeout). Other failures raise as in
+        :meth:`complete`.
+        """
+        ...
+
     async def count_tokens(self, request: Request) -> int | None:
         """The input tokens of ``request`` from the API's free count endpoint, or
         None where it has none (see :mod:`orbit_nb.providers.facts`)."""
         ...
 
     def classify(self, exc: Exception) -> Failure:
-        """Turn an exception raised by :meth:`complete` into a :class:`Failure`."""
+        """Turn an exception raised by :meth:`complete` or :meth:`stream` into a
+        :class:`Failure`."""
         ...
 
     async def aclose(self) -> None:
@@ -242,6 +280,36 @@ def _require_json(status: int, headers: Mapping[str, str]) -> None:
         )
 
 
+def require_event_stream(status: int, headers: Mapping[str, str]) -> None:
+    """Raise :class:`BadResponse` unless a success answer says it is an event stream."""
+    kind = _content_type(headers)
+    if kind != "text/event-stream":
+        raise BadResponse(
+            f"the server answered {status} with {kind or 'no content type'}, "
+            "not an event stream (a proxy or captive portal?)"
+        )
+
+
+def stall_options(timeout: Any, stall_s: float | None) -> Any:
+    """Request options for an SDK client's stream: its timeouts, with ``stall_s``
+    as the read timeout (the most a stream may go without a byte), if given."""
+    import httpx2
+
+    if stall_s is None:
+        return {}
+    base = timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout)
+    return {
+        "timeout": httpx2.Timeout(
+            connect=base.connect, read=stall_s, write=base.write, pool=base.pool
+        )
+    }
+
+
+def stream_failure(exc: StreamBroken, secret: str | None) -> Failure:
+    """The failure of a broken stream (its message may quote what the server sent)."""
+    return Failure(exc.error_type, redact(str(exc), secret), exc.retryable)
+
+
 def _invalid_json(status: int) -> BadResponse:
     return BadResponse(f"the server answered {status} with a body that is not valid JSON")
 
@@ -299,6 +367,8 @@ def classify_sdk_error(
 
     if isinstance(exc, BadResponse):
         return Failure("bad_response", redact(str(exc), secret), False)
+    if isinstance(exc, StreamBroken):
+        return stream_failure(exc, secret)
     if isinstance(exc, sdk.APIStatusError) and 300 <= exc.status_code < 400:
         return redirect_failure(exc.status_code, exc.response.headers, secret)
     if isinstance(exc, sdk.APIStatusError):

@@ -23,7 +23,7 @@ import codecs
 import json
 import re
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -34,19 +34,23 @@ from yarl import URL
 
 from ..specs import Target
 from ..types import Completion, Request, Usage
+from . import sse
 from .base import (
     BadResponse,
     Failure,
+    StreamBroken,
     error_message,
     failure_for_status,
     json_body,
     pool_size,
     redact,
     redirect_failure,
+    require_event_stream,
     shaped,
+    stream_failure,
 )
 
-__all__ = ["GeminiProvider", "GeminiStatusError", "usage_from"]
+__all__ = ["GeminiProvider", "GeminiStatusError", "completion_from", "usage_from"]
 
 #: No total: the engine enforces the per-call deadline, and waits for a pooled
 #: connection are bounded by its limit, so they must not time out on their own.
@@ -68,6 +72,11 @@ _TRANSPORT_ERRORS = (
     aiohttp.NonHttpUrlClientError,
     OSError,
 )
+
+
+def _stream_timeout(stall_s: float) -> aiohttp.ClientTimeout:
+    """The session's timeouts, with ``stall_s`` as the most a stream may go without a byte."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=_TIMEOUT.sock_connect, sock_read=stall_s)
 
 
 class GeminiStatusError(Exception):
@@ -128,40 +137,60 @@ class GeminiProvider:
             url = self._urls[model, method] = URL(raw, encoded=True)
         return url
 
-    async def _post(
-        self, url: URL, payload: dict[str, Any]
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    def _request(self, url: URL, payload: dict[str, Any], **options: Any) -> Any:
+        """The POST of ``payload``, to be entered with ``async with``."""
         if not self._key_ok:
             raise _RefusedHeader("an illegal character in the x-goog-api-key header")
         # As httpx encodes JSON: compact, UTF-8, and NaN or infinity refused.
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        async with self._client().post(
+        return self._client().post(
             url,
             data=data.encode(),
             headers=self._headers,
             allow_redirects=False,  # see base.redirect_failure
             proxy=self._proxy,
             proxy_auth=self._proxy_auth,
-        ) as response:
+            **options,
+        )
+
+    async def _post(
+        self, url: URL, payload: dict[str, Any]
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        async with self._request(url, payload) as response:
             body = await response.read()  # inside: the connection goes back to the pool
         if response.status >= 300:
-            error = _error_body(body, response.charset)
-            raise GeminiStatusError(response.status, response.headers, error)
+            raise _status_error(response, body)
         return response.status, response.headers, body
 
     async def complete(self, request: Request) -> Completion:
-        payload = _contents(request)
-        config: dict[str, Any] = {}
-        if request.temperature is not None:
-            config["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            config["maxOutputTokens"] = request.max_tokens
-        if config:
-            payload["generationConfig"] = config
-        status, headers, body = await self._post(self._url(request.model.model), payload)
+        status, headers, body = await self._post(self._url(request.model.model), _payload(request))
         data = json_body(status, headers, body)
         with shaped("the answer"):
             return completion_from(data, headers)
+
+    async def stream(
+        self,
+        request: Request,
+        on_text: Callable[[str], None],
+        *,
+        stall_s: float | None = None,
+    ) -> Completion:
+        """The answer as ``streamGenerateContent`` SSE chunks; only the last chunk's
+        usage is complete."""
+        url = self._url(request.model.model, "streamGenerateContent?alt=sse")
+        options = {} if stall_s is None else {"timeout": _stream_timeout(stall_s)}
+        async with self._request(url, _payload(request), **options) as response:
+            if response.status >= 300:
+                raise _status_error(response, await response.read())
+            require_event_stream(response.status, response.headers)
+            answer = _Answer(on_text)
+            await sse.read(
+                response.content.iter_any(),
+                answer,
+                stall_s=stall_s,
+                read_errors=_TRANSPORT_ERRORS,
+            )
+            return answer.completion(response.headers)
 
     async def count_tokens(self, request: Request) -> int | None:
         """Input tokens of ``request`` from the free ``countTokens`` endpoint."""
@@ -174,6 +203,8 @@ class GeminiProvider:
         key = self.target.api_key
         if isinstance(exc, BadResponse):
             return Failure("bad_response", redact(str(exc), key), False)
+        if isinstance(exc, StreamBroken):
+            return stream_failure(exc, key)
         if isinstance(exc, GeminiStatusError) and 300 <= exc.status < 400:
             return redirect_failure(exc.status, exc.headers, key)
         if isinstance(exc, GeminiStatusError):
@@ -235,6 +266,19 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}({str(exc)!r})"
 
 
+def _payload(request: Request) -> dict[str, Any]:
+    """A generateContent request body (streamed or not)."""
+    payload = _contents(request)
+    config: dict[str, Any] = {}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        config["maxOutputTokens"] = request.max_tokens
+    if config:
+        payload["generationConfig"] = config
+    return payload
+
+
 def _contents(request: Request) -> dict[str, Any]:
     payload: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": request.prompt}]}]}
     if request.system is not None:
@@ -282,6 +326,66 @@ def usage_from(meta: Mapping[str, Any] | None) -> Usage:
         cached_input_tokens=meta.get("cachedContentTokenCount", 0),
         reasoning_tokens=thoughts,
     )
+
+
+class _Answer:
+    """One streamed generateContent answer (the first candidate), put together.
+
+    Each chunk is a GenerateContentResponse with the next parts; the finish
+    signal is a ``finishReason`` (or, for a blocked prompt, ``promptFeedback``),
+    and the usage of the last chunk that has one is the call's.
+    """
+
+    signal = "finishReason"
+
+    def __init__(self, on_text: Callable[[str], None]) -> None:
+        self.on_text = on_text
+        self.finished = False
+        self.pieces: list[str] = []
+        self.usage: Mapping[str, Any] | None = None
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.response_id: str | None = None
+
+    def event(self, name: bytes, data: bytes) -> None:
+        chunk = sse.parse(data)
+        try:
+            self.usage = chunk.get("usageMetadata") or self.usage
+            self.model = chunk.get("modelVersion") or self.model
+            self.response_id = chunk.get("responseId") or self.response_id
+            candidates = chunk.get("candidates")
+            if candidates:
+                self._candidate(candidates[0])
+            elif (chunk.get("promptFeedback") or {}).get("blockReason"):
+                self.finish_reason = f"blocked:{chunk['promptFeedback']['blockReason']}"
+                self.finished = True
+        except sse.SHAPE_ERRORS as exc:
+            raise sse.misshapen("a chunk", exc) from None
+
+    def _candidate(self, candidate: Mapping[str, Any]) -> None:
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            text = part.get("text")
+            if text and not part.get("thought"):
+                if not isinstance(text, str):
+                    raise TypeError(f"the text is a {type(text).__name__}")
+                self.pieces.append(text)
+                self.on_text(text)
+        if candidate.get("finishReason"):
+            self.finish_reason = candidate["finishReason"]
+            self.finished = True
+
+    def completion(self, headers: Mapping[str, str]) -> Completion:
+        return Completion(
+            content="".join(self.pieces),
+            usage=usage_from(self.usage),
+            finish_reason=self.finish_reason,
+            request_id=self.response_id or headers.get("x-request-id"),
+            response_model=self.model,
+        )
+
+
+def _status_error(response: aiohttp.ClientResponse, body: bytes) -> GeminiStatusError:
+    return GeminiStatusError(response.status, response.headers, _error_body(body, response.charset))
 
 
 def _error_body(body: bytes, charset: str | None) -> Any:

@@ -6,7 +6,7 @@ Also serves every OpenAI-compatible server registered with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx2
@@ -14,7 +14,19 @@ import openai
 
 from ..specs import Target
 from ..types import Completion, Request, Usage
-from .base import BadResponse, Failure, classify_sdk_error, json_object, pool_limits, shaped
+from . import sse
+from .base import (
+    BadResponse,
+    Failure,
+    StreamBroken,
+    classify_sdk_error,
+    error_message,
+    json_object,
+    pool_limits,
+    require_event_stream,
+    shaped,
+    stall_options,
+)
 
 __all__ = ["OpenAIProvider", "completion_from", "usage_from"]
 
@@ -43,28 +55,66 @@ class OpenAIProvider:
             ),
         )
 
-    async def complete(self, request: Request) -> Completion:
+    def _body(self, request: Request) -> dict[str, Any]:
         messages: list[dict[str, str]] = []
         if request.system is not None:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.prompt})
-        kwargs: dict[str, Any] = {"model": request.model.model, "messages": messages}
+        body: dict[str, Any] = {"model": request.model.model, "messages": messages}
         if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
+            body["temperature"] = request.temperature
         if request.max_tokens is not None:
-            kwargs[self._max_tokens_field] = request.max_tokens
+            body[self._max_tokens_field] = request.max_tokens
+        return body
+
+    async def complete(self, request: Request) -> Completion:
         # The client's own post(): its auth, headers, errors and transport, without
         # create()'s parameter transform and response models (about a third of the
         # client CPU per call; bench/results.md). The body is the documented one.
         response = await self._client.post(
             "/chat/completions",
-            body=kwargs,
+            body=self._body(request),
             cast_to=httpx2.Response,
             options={"security": {"bearer_auth": True}},
         )
         data = json_object(response)
         with shaped("the answer"):
             return completion_from(data, response.headers)
+
+    async def stream(
+        self,
+        request: Request,
+        on_text: Callable[[str], None],
+        *,
+        stall_s: float | None = None,
+    ) -> Completion:
+        """The answer as Chat Completions chunks; usage comes in a last chunk of its
+        own (``include_usage``), which compatible servers may leave out (usage NA)."""
+        body = self._body(request)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        # post(stream=True) with cast_to=httpx2.Response: the raw, unread response,
+        # after the client's own auth, headers and status errors.
+        options = stall_options(self._client.timeout, stall_s)
+        options["security"] = {"bearer_auth": True}
+        response = await self._client.post(
+            "/chat/completions", body=body, cast_to=httpx2.Response, options=options, stream=True
+        )
+        try:
+            if response.headers.get("content-type", "").startswith("application/json"):
+                return await _whole(response, on_text)  # a server that does not stream
+            require_event_stream(response.status_code, response.headers)
+            answer = _Answer(on_text)
+            await sse.read(
+                response.aiter_bytes(),
+                answer,
+                stall_s=stall_s,
+                read_errors=(httpx2.TransportError, httpx2.StreamError),
+                read_timeouts=(httpx2.ReadTimeout,),
+            )
+            return answer.completion(response.headers)
+        finally:
+            await response.aclose()
 
     async def count_tokens(self, request: Request) -> int | None:
         """None: Chat Completions has no free endpoint that counts a prompt's tokens."""
@@ -106,3 +156,68 @@ def usage_from(usage: Mapping[str, Any] | None) -> Usage:
         cache_write_tokens=prompt.get("cache_write_tokens"),
         reasoning_tokens=completion.get("reasoning_tokens"),
     )
+
+
+async def _whole(response: httpx2.Response, on_text: Callable[[str], None]) -> Completion:
+    """The answer of a compatible server that ignored ``"stream": true``: one piece."""
+    await response.aread()
+    data = json_object(response)
+    with shaped("the answer"):
+        completion = completion_from(data, response.headers)
+    if completion.content:
+        on_text(completion.content)
+    return completion
+
+
+class _Answer:
+    """One streamed Chat Completions answer (the first choice), put together."""
+
+    signal = "[DONE]"
+
+    def __init__(self, on_text: Callable[[str], None]) -> None:
+        self.on_text = on_text
+        self.finished = False
+        self.pieces: list[str] = []
+        self.usage: Mapping[str, Any] | None = None
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+
+    def event(self, name: bytes, data: bytes) -> None:
+        if data == b"[DONE]":
+            self.finished = True
+            return
+        chunk = sse.parse(data)
+        if chunk.get("error"):  # the server failed after the stream began
+            message = error_message(chunk, "no message")
+            raise StreamBroken("server_error", f"the stream carried an error: {message}")
+        try:
+            self.model = chunk.get("model") or self.model
+            self.usage = chunk.get("usage") or self.usage
+            for choice in chunk.get("choices") or ():
+                if choice.get("index", 0) == 0:
+                    self._choice(choice)
+        except sse.SHAPE_ERRORS as exc:
+            raise sse.misshapen("a chunk", exc) from None
+
+    def _choice(self, choice: Mapping[str, Any]) -> None:
+        delta = choice.get("delta") or {}
+        text = delta.get("content") or delta.get("refusal")
+        if text:
+            if not isinstance(text, str):
+                raise TypeError(f"the text is a {type(text).__name__}")
+            self.pieces.append(text)
+            self.on_text(text)
+        self.finish_reason = choice.get("finish_reason") or self.finish_reason
+
+    def completion(self, headers: Mapping[str, str]) -> Completion:
+        try:
+            usage = usage_from(self.usage)
+        except sse.SHAPE_ERRORS as exc:
+            raise sse.misshapen("the usage", exc) from None
+        return Completion(
+            content="".join(self.pieces),
+            usage=usage,
+            finish_reason=self.finish_reason,
+            request_id=headers.get("x-request-id"),
+            response_model=self.model,
+        )

@@ -1,0 +1,592 @@
+"""Streamed answers (``stream=True``): each provider's stream format against LLMock
+and the documented shapes, time to first token, usage and cost equal to the
+unstreamed call's, RowDelta events, the shared cache, and streams that break.
+
+A stream that breaks (LLMock's stream faults: disconnect, truncate, stall, a
+malformed chunk) is an error row, never a short answer. Before any of its text
+has arrived it is retried like a dropped connection; after that it is not (the
+text shown never starts over), and the row keeps the text that arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from llmock.journal import RequestRecord
+from llmock.pytest_plugin import LLMock
+from llmock.simulation import estimate_tokens
+from llmock.verdict import judge
+
+import orbit_nb
+from orbit_nb import events as ev
+from orbit_nb import retry
+from orbit_nb.api import start
+from orbit_nb.errors import ParameterError
+from orbit_nb.specs import _ENDPOINTS
+from orbit_nb.types import Options
+
+from canned import CannedServer, Reply
+from conftest import KEYS
+
+MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
+PROVIDERS = ("anthropic", "openai", "gemini")
+#: LLMock streams a reply one word a chunk: twelve pieces of text.
+TEXT = "one two three four five six seven eight nine ten eleven twelve"
+#: LLMock's stream faults and the error_type each becomes.
+ERROR_TYPES = {
+    "disconnect": "disconnected",
+    "truncate": "truncated",
+    "stall": "stalled",
+    "malformed": "malformed",
+}
+#: A fault at chunk 0 comes before any text in every format; one at chunk 5 after
+#: some (Anthropic's first text is its 4th event, OpenAI's its 2nd, Gemini's its 1st).
+BEFORE_TEXT, AFTER_TEXT = 0, 5
+#: The stall limit in these tests (retry.STALL_TIMEOUT, lowered), and how long LLMock
+#: stalls: wide apart, so a busy machine cannot blur them.
+STALL_LIMIT, STALL_S = 1.5, 8.0
+#: Milliseconds between chunks in the fault tests (see scripted()).
+PACE_MS = 50
+#: The verdict findings that would mean a broken stream was taken for an answer.
+ACCEPTED = {"truncated_stream_accepted", "malformed_chunk_ignored"}
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def scripted(llmock: LLMock, pace_ms: int = 0) -> None:
+    """Every provider answers TEXT, in twelve streamed pieces, ``pace_ms`` apart.
+
+    Paced, a stream is still going when orbit hangs up on a malformed chunk, so
+    LLMock sees that it stopped reading (unpaced, the server may have sent the
+    whole stream by then, and its verdict cannot tell the retry from a new call).
+    """
+    if pace_ms:
+        llmock.pace(pace_ms)
+    for provider in PROVIDERS:
+        llmock.reply(TEXT, times=None, provider=provider)
+
+
+def fault(llmock: LLMock, kind: str, provider: str, after_chunks: int) -> None:
+    if kind == "stall":
+        llmock.stall(after_chunks=after_chunks, seconds=STALL_S, provider=provider)
+    else:
+        getattr(llmock, {"malformed": "corrupt"}.get(kind, kind))(
+            after_chunks=after_chunks, provider=provider
+        )
+
+
+Seen = list[tuple[str, ev.Event]]
+
+
+def streamed(prompts: Any, models: list[str], **options: Any) -> tuple[pd.DataFrame, Seen]:
+    """Run with ``stream=True`` (and no cache); the frame, and every event with the
+    name of the thread it came on."""
+    seen: Seen = []
+
+    def listen(event: ev.Event) -> None:
+        seen.append((threading.current_thread().name, event))
+
+    run = start(prompts, models, Options(stream=True, cache=False, **options), on_event=listen)
+    return run.wait(), seen
+
+
+def deltas(seen: Seen, index: int) -> list[str]:
+    return [e.text for _, e in seen if isinstance(e, ev.RowDelta) and e.index == index]
+
+
+def settled(llmock: LLMock, count: int) -> list[RequestRecord]:
+    """LLMock's journal once it holds ``count`` records (a stalled request is
+    recorded when the server notices the client has gone)."""
+    deadline = time.monotonic() + 20
+    while True:
+        records = llmock.requests
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.1)
+
+
+def leaks(text: str) -> list[str]:
+    return [name for name, key in KEYS.items() if key in text or key[-12:] in text]
+
+
+# -- the happy path ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", MODELS)
+def test_a_stream_gives_the_whole_answer_its_usage_and_ttft(llmock: LLMock, spec: str) -> None:
+    scripted(llmock)
+    prompt, system = "Count to twelve, please.", "Answer in words."
+    df, seen = streamed(prompt, [spec], system=system, max_tokens=200)
+    row = df.iloc[0]
+    assert row["status"] == "ok", row["error_message"]
+    assert (row["content"], row["attempts"]) == (TEXT, 1)
+    assert row["finish_reason"] in {"end_turn", "stop", "STOP"}
+    assert row["input_tokens"] == estimate_tokens(prompt) + estimate_tokens(system)
+    assert row["output_tokens"] == estimate_tokens(TEXT)
+    assert row["cost_usd"] > 0
+    assert 0 < row["ttft_s"] <= row["latency_s"]
+    pieces = deltas(seen, 0)
+    assert len(pieces) == 12 and "".join(pieces) == TEXT
+    (record,) = llmock.requests
+    assert record.stream and record.completed and record.fault is None
+    body = record.body
+    if record.provider == "openai":
+        assert body["stream"] is True
+        assert body["stream_options"] == {"include_usage": True}
+        assert body["max_completion_tokens"] == 200
+    elif record.provider == "anthropic":
+        assert (body["stream"], body["max_tokens"], body["system"]) == (True, 200, system)
+    else:
+        assert record.path.endswith("/models/gemini-2.5-flash:streamGenerateContent")
+        assert "stream" not in body and body["generationConfig"] == {"maxOutputTokens": 200}
+
+
+def test_streamed_and_unstreamed_calls_have_the_same_usage_and_cost(llmock: LLMock) -> None:
+    prompts = {"a": "Explain caching in one line.", "b": "Name a prime number."}
+    streamed_df = orbit_nb.compare(prompts, MODELS, system="Be brief.", stream=True, cache=False)
+    plain = orbit_nb.compare(prompts, MODELS, system="Be brief.", cache=False)
+    assert (streamed_df["status"] == "ok").all() and (plain["status"] == "ok").all()
+    same = [
+        "prompt_id",
+        "model_spec",
+        "content",
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_usd",
+        "finish_reason",
+    ]
+    pd.testing.assert_frame_equal(streamed_df[same], plain[same])
+    assert streamed_df["ttft_s"].notna().all()
+    assert plain["ttft_s"].isna().all()  # not streamed: no time to first token
+
+
+def test_a_slow_first_token_shows_in_ttft(llmock: LLMock) -> None:
+    for provider in PROVIDERS:
+        llmock.slow_first_token(2.0, provider=provider)
+    slow = orbit_nb.compare("a slow start", MODELS, stream=True, cache=False)
+    quick = orbit_nb.compare("a quick start", MODELS, stream=True, cache=False)
+    assert (slow["status"] == "ok").all() and (quick["status"] == "ok").all()
+    assert (slow["ttft_s"] >= 1.9).all(), slow["ttft_s"]
+    assert (slow["ttft_s"] <= slow["latency_s"]).all()
+    assert quick["ttft_s"].max() < slow["ttft_s"].min()
+
+
+def test_row_deltas_arrive_in_order_on_the_engine_thread(llmock: LLMock) -> None:
+    scripted(llmock, pace_ms=20)  # the six streams interleave
+    df, seen = streamed({"a": "first question", "b": "second question"}, MODELS)
+    assert (df["status"] == "ok").all()
+    assert {thread for thread, _ in seen} == {"orbit-engine"}
+    for index, row in enumerate(df.itertuples()):
+        mine = [e for _, e in seen if getattr(e, "index", None) == index]
+        kinds = [type(e).__name__ for e in mine]
+        assert kinds[0] == "RowStarted" and kinds[-1] == "RowFinished"
+        assert set(kinds[1:-1]) == {"RowDelta"} and len(kinds) == 14
+        assert len({id(e.row) for e in mine}) == 1  # the run's own row, every time
+        assert "".join(deltas(seen, index)) == row.content == TEXT
+
+
+def test_a_stream_option_that_is_no_bool_is_refused() -> None:
+    with pytest.raises(ParameterError, match="stream='yes' must be True or False"):
+        Options(stream="yes")  # type: ignore[arg-type]
+
+
+# -- the cache -----------------------------------------------------------------------
+
+
+def test_streamed_and_unstreamed_calls_share_one_cache_entry(llmock: LLMock) -> None:
+    scripted(llmock)
+    first = orbit_nb.compare("shared words", MODELS, stream=True)
+    again = orbit_nb.compare("shared words", MODELS)  # not streamed: the same entry
+    assert again["cached"].all() and (again["content"] == TEXT).all()
+    assert again["ttft_s"].tolist() == first["ttft_s"].tolist()  # the original call's
+    orbit_nb.compare("other words", MODELS)
+    seen: list[ev.Event] = []
+    streamed_hit = start("other words", MODELS, Options(stream=True), on_event=seen.append).wait()
+    assert streamed_hit["cached"].all() and streamed_hit["ttft_s"].isna().all()
+    assert not [e for e in seen if isinstance(e, ev.RowDelta)]  # a hit is not streamed
+    assert len(llmock.requests) == 6
+
+
+def test_a_broken_stream_is_not_cached(llmock: LLMock) -> None:
+    scripted(llmock)
+    llmock.truncate(after_chunks=AFTER_TEXT, provider="openai")
+    broken = orbit_nb.compare("cut short", ["openai:gpt-4o-mini"], stream=True)
+    assert broken["status"].iloc[0] == "error"
+    whole = orbit_nb.compare("cut short", ["openai:gpt-4o-mini"], stream=True)
+    row = whole.iloc[0]
+    assert (row["status"], row["cached"], row["content"]) == ("ok", False, TEXT)
+
+
+# -- streams that break ----------------------------------------------------------------
+
+
+@pytest.fixture
+def stall_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
+    monkeypatch.setattr(retry, "STALL_TIMEOUT", STALL_LIMIT)
+    yield STALL_LIMIT
+
+
+@pytest.mark.parametrize("kind", list(ERROR_TYPES))
+def test_a_stream_broken_before_any_text_is_retried(
+    llmock: LLMock, stall_limit: float, kind: str
+) -> None:
+    scripted(llmock, PACE_MS)
+    for provider in PROVIDERS:
+        fault(llmock, kind, provider, BEFORE_TEXT)
+    df, seen = streamed(f"broken early: {kind}", MODELS)
+    assert (df["status"] == "ok").all(), df["error_message"].tolist()
+    assert (df["content"] == TEXT).all()
+    assert (df["attempts"] >= 2).all()
+    retried = [e for _, e in seen if isinstance(e, ev.RowRetrying)]
+    assert sorted(e.row.request.model.provider for e in retried) == sorted(PROVIDERS)
+    assert {e.failure.error_type for e in retried} == {ERROR_TYPES[kind]}
+    for index in range(3):  # the text shown is the answer's, once
+        assert "".join(deltas(seen, index)) == TEXT
+    records = settled(llmock, 6)
+    assert sum(r.fault is not None for r in records) == 3
+    verdict = judge(records)
+    assert not ACCEPTED & {f.code for f in verdict.findings}
+    verdict.assert_ok(strict=True)
+
+
+@pytest.mark.parametrize("kind", list(ERROR_TYPES))
+def test_a_stream_broken_after_text_is_an_error_row_keeping_that_text(
+    llmock: LLMock, stall_limit: float, kind: str
+) -> None:
+    """Not retried: the text shown would start over. LLMock's verdict reads a broken
+    stream that was not retried as accepted (it cannot see the client's result), so
+    its findings on these calls are checked against the rows: each is an error row."""
+    scripted(llmock, PACE_MS)
+    for provider in PROVIDERS:
+        fault(llmock, kind, provider, AFTER_TEXT)
+    df, seen = streamed(f"broken late: {kind}", MODELS)
+    assert (df["status"] == "error").all()
+    assert (df["error_type"] == ERROR_TYPES[kind]).all(), df["error_message"].tolist()
+    for index, row in enumerate(df.itertuples()):
+        assert row.content and TEXT.startswith(row.content) and row.content != TEXT
+        assert row.content == "".join(deltas(seen, index))
+        assert f"after {len(row.content)} characters" in row.error_message
+        assert "not retried" in row.error_message
+        assert 0 < row.ttft_s <= row.latency_s
+        assert pd.isna(row.input_tokens) and pd.isna(row.cost_usd)
+        kinds = [type(e).__name__ for _, e in seen if getattr(e, "index", None) == index]
+        assert "RowRetrying" not in kinds[kinds.index("RowDelta") :]
+    records = settled(llmock, 3)
+    assert len(records) == 3 and all(r.fault for r in records)  # one request a call
+    rows = {row.provider: row for row in df.itertuples()}
+    for finding in judge(records).findings:
+        assert finding.code in ACCEPTED | {"gave_up"}, finding
+        (record,) = [r for r in records if r.seq in finding.seqs]
+        assert rows[record.provider].status == "error"
+    assert leaks(df.to_csv()) == []
+
+
+def test_the_verdict_finds_no_broken_stream_taken_for_an_answer(
+    llmock: LLMock, stall_limit: float
+) -> None:
+    """Every kind of fault at every chunk before the first text of each format, once
+    each, among many calls: every one retried to a whole answer."""
+    scripted(llmock, PACE_MS)
+    first_text = {"anthropic": 3, "openai": 1, "gemini": 0}  # chunk of the first text
+    calls = 0
+    for provider, before in first_text.items():
+        for after in range(before + 1):
+            for kind in ERROR_TYPES:
+                fault(llmock, kind, provider, after)
+                calls += 1
+    prompts = [f"fault mix {i}" for i in range(calls)]
+    df = orbit_nb.compare(prompts, MODELS, stream=True, cache=False)
+    assert (df["status"] == "ok").all(), df["error_message"].dropna().tolist()
+    assert (df["content"] == TEXT).all()
+    records = settled(llmock, len(df) + calls)
+    assert sum(r.fault is not None for r in records) == calls
+    verdict = judge(records)
+    assert not ACCEPTED & {f.code for f in verdict.findings}
+    verdict.assert_ok(strict=True)
+
+
+def test_a_timeout_mid_stream_keeps_the_text_and_says_so(llmock: LLMock) -> None:
+    scripted(llmock, pace_ms=400)
+    df = orbit_nb.compare("slowly now", ["openai:gpt-4o-mini"], stream=True, timeout=2)
+    row = df.iloc[0]
+    assert (row["status"], row["error_type"], row["attempts"]) == ("error", "timeout", 1)
+    assert row["content"] and TEXT.startswith(row["content"]) and row["content"] != TEXT
+    assert "not retried" in row["error_message"]
+
+
+# -- documented shapes (a canned server) -----------------------------------------------
+
+
+def sse(*events: tuple[str | None, object]) -> bytes:
+    """An event stream: each (name, data) as one event, data JSON unless a str."""
+    return "".join(
+        (f"event: {name}\n" if name else "")
+        + f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
+        for name, data in events
+    ).encode()
+
+
+def stream_reply(body: bytes, **headers: str) -> Reply:
+    return Reply(200, body, {"content-type": "text/event-stream", **headers})
+
+
+def anthropic_events(*events: dict[str, Any]) -> list[tuple[str | None, object]]:
+    return [(str(e["type"]), e) for e in events]
+
+
+ANTHROPIC_START = {
+    "type": "message_start",
+    "message": {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5-20251001",
+        "content": [],
+        "stop_reason": None,
+        "usage": {
+            "input_tokens": 12,
+            "cache_creation_input_tokens": 100,
+            "cache_read_input_tokens": 200,
+            "cache_creation": {"ephemeral_5m_input_tokens": 60, "ephemeral_1h_input_tokens": 40},
+            "output_tokens": 1,
+        },
+    },
+}
+ANTHROPIC_STREAM = sse(
+    *anthropic_events(
+        ANTHROPIC_START,
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "Hm."},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {"type": "ping"},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hi "}},
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "text_delta", "text": "there"},
+        },
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            # Cumulative; a null or missing count keeps message_start's.
+            "usage": {
+                "input_tokens": 12,
+                "cache_creation_input_tokens": None,
+                "output_tokens": 30,
+                "output_tokens_details": {"thinking_tokens": 20},
+            },
+        },
+        {"type": "message_stop"},
+    )
+)
+ANTHROPIC_JSON = {
+    **ANTHROPIC_START["message"],  # type: ignore[dict-item]
+    "content": [{"type": "thinking", "thinking": "Hm."}, {"type": "text", "text": "Hi there"}],
+    "stop_reason": "end_turn",
+    "usage": {
+        "input_tokens": 12,
+        "cache_creation_input_tokens": 100,
+        "cache_read_input_tokens": 200,
+        "cache_creation": {"ephemeral_5m_input_tokens": 60, "ephemeral_1h_input_tokens": 40},
+        "output_tokens": 30,
+        "output_tokens_details": {"thinking_tokens": 20},
+    },
+}
+OPENAI_USAGE = {
+    "prompt_tokens": 1200,
+    "completion_tokens": 300,
+    "total_tokens": 1500,
+    "prompt_tokens_details": {"cached_tokens": 1024},
+    "completion_tokens_details": {"reasoning_tokens": 256},
+}
+
+
+def openai_chunk(
+    delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [] if usage else [choice],
+        "usage": usage,
+    }
+
+
+def openai_stream(*, usage: bool = True) -> bytes:
+    chunks = [
+        openai_chunk({"role": "assistant", "content": ""}),
+        openai_chunk({"content": "Hi "}),
+        openai_chunk({"content": "there"}),
+        openai_chunk({}, "stop"),
+    ]
+    if usage:
+        chunks.append(openai_chunk({}, usage=OPENAI_USAGE))
+    return sse(*((None, chunk) for chunk in chunks), (None, "[DONE]"))
+
+
+OPENAI_JSON = {
+    "id": "c1",
+    "object": "chat.completion",
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hi there"},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": OPENAI_USAGE,
+}
+GEMINI_USAGE = {
+    "promptTokenCount": 50,
+    "candidatesTokenCount": 7,
+    "thoughtsTokenCount": 30,
+    "cachedContentTokenCount": 20,
+    "totalTokenCount": 87,
+}
+
+
+def gemini_chunk(part: dict[str, Any], last: bool = False) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
+    if last:
+        candidate["finishReason"] = "STOP"
+    # Only the last chunk's usage is complete.
+    usage = GEMINI_USAGE if last else {"promptTokenCount": 50, "thoughtsTokenCount": 30}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp-1",
+    }
+
+
+GEMINI_STREAM = sse(
+    (None, gemini_chunk({"text": "Thinking.", "thought": True})),
+    (None, gemini_chunk({"text": "Hi "})),
+    (None, gemini_chunk({"text": "there"}, last=True)),
+)
+GEMINI_JSON = {
+    "candidates": [
+        {
+            "content": {
+                "parts": [{"text": "Thinking.", "thought": True}, {"text": "Hi there"}],
+                "role": "model",
+            },
+            "finishReason": "STOP",
+            "index": 0,
+        }
+    ],
+    "usageMetadata": GEMINI_USAGE,
+    "modelVersion": "gemini-2.5-flash",
+    "responseId": "resp-1",
+}
+DOCUMENTED = {
+    "anthropic:claude-haiku-4-5": (ANTHROPIC_STREAM, ANTHROPIC_JSON, {"request-id": "req_a"}),
+    "openai:gpt-4o-mini": (openai_stream(), OPENAI_JSON, {"x-request-id": "req_o"}),
+    "gemini:gemini-2.5-flash": (GEMINI_STREAM, GEMINI_JSON, {}),
+}
+USAGE_COLUMNS = [
+    "content",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "finish_reason",
+    "request_id",
+]
+
+
+@pytest.mark.parametrize("spec", list(DOCUMENTED))
+def test_documented_stream_usage_is_the_unstreamed_usage(canned: CannedServer, spec: str) -> None:
+    """Cache reads and writes (by TTL), reasoning and thinking, as each API streams them."""
+    stream_body, json_body, headers = DOCUMENTED[spec]
+    canned.queue(stream_reply(stream_body, **headers), Reply(200, json_body, headers))
+    streamed_df = orbit_nb.compare("hello", [spec], stream=True, cache=False)
+    plain = orbit_nb.compare("hello", [spec], cache=False)
+    assert streamed_df["status"].iloc[0] == "ok", streamed_df["error_message"].iloc[0]
+    pd.testing.assert_frame_equal(streamed_df[USAGE_COLUMNS], plain[USAGE_COLUMNS])
+    assert streamed_df["content"].iloc[0] == "Hi there"
+    assert streamed_df["cached_input_tokens"].iloc[0] > 0
+    assert streamed_df["reasoning_tokens"].iloc[0] > 0
+    request = canned.seen[0]
+    if spec.startswith("gemini"):
+        target = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        assert request.target == target
+        assert request.headers["x-goog-api-key"] == KEYS["GEMINI_API_KEY"]
+    assert leaks(request.target) == []
+
+
+@pytest.fixture
+def compatible(canned: CannedServer) -> Iterator[str]:
+    """A registered OpenAI-compatible endpoint on the canned server."""
+    orbit_nb.register_endpoint("local", base_url=canned.url + "/v1")
+    yield "local:llama3.2"
+    _ENDPOINTS.pop("local", None)
+
+
+def test_a_compatible_server_without_stream_usage_gives_na_usage(
+    canned: CannedServer, compatible: str
+) -> None:
+    canned.queue(stream_reply(openai_stream(usage=False)))
+    with pytest.warns(UserWarning, match="no price known"):
+        df = orbit_nb.compare("hello", [compatible], stream=True)
+    row = df.iloc[0]
+    assert (row["status"], row["content"]) == ("ok", "Hi there"), row["error_message"]
+    for column in ("input_tokens", "output_tokens", "total_tokens", "cost_usd"):
+        assert pd.isna(row[column]), column  # unknown, not 0
+
+
+def test_a_compatible_server_that_does_not_stream_answers_in_one_piece(
+    canned: CannedServer, compatible: str
+) -> None:
+    canned.queue(Reply(200, OPENAI_JSON))
+    df, seen = streamed("hello", [compatible])
+    row = df.iloc[0]
+    assert (row["status"], row["content"], row["input_tokens"]) == ("ok", "Hi there", 1200)
+    assert deltas(seen, 0) == ["Hi there"] and row["ttft_s"] <= row["latency_s"]
+
+
+def test_a_success_that_is_no_event_stream_is_a_bad_response(canned: CannedServer) -> None:
+    canned.queue(Reply(200, b"<html>Sign in to the Wi-Fi</html>", {"content-type": "text/html"}))
+    df = orbit_nb.compare("hello", ["anthropic:claude-haiku-4-5"], stream=True)
+    row = df.iloc[0]
+    assert (row["status"], row["error_type"], row["attempts"]) == ("error", "bad_response", 1)
+    assert "text/html, not an event stream" in row["error_message"]
+
+
+def test_an_error_event_before_any_text_is_retried(canned: CannedServer) -> None:
+    overloaded = sse(
+        *anthropic_events(
+            ANTHROPIC_START,
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        )
+    )
+    canned.queue(stream_reply(overloaded), stream_reply(ANTHROPIC_STREAM))
+    df, seen = streamed("hello", ["anthropic:claude-haiku-4-5"])
+    row = df.iloc[0]
+    assert (row["status"], row["attempts"], row["content"]) == ("ok", 2, "Hi there")
+    (retried,) = [e for _, e in seen if isinstance(e, ev.RowRetrying)]
+    assert retried.failure.error_type == "overloaded"
+    assert "Overloaded" in retried.failure.message
