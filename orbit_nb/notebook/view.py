@@ -310,6 +310,7 @@ class Comparison:
         self.var = var
         self._max_prompts = max_prompts
         self._calls: list[_Call] | None = None
+        self._layout: tuple[list[str], list[str], Any, dict[str, str], str] | None = None
 
     def _rows_shown(self, prompts: Sequence[str], cells: Mapping[Any, list[_Call]]) -> int:
         if self._max_prompts is not None:
@@ -324,6 +325,16 @@ class Comparison:
         if self._calls is None:
             self._calls = _calls(self.df)
         return self._calls
+
+    def layout(self) -> tuple[list[str], list[str], Any, dict[str, str], str]:
+        """Prompts, models, cells by (prompt, model), prompt texts, and the stats line
+        (worked out once; HTML and text share them)."""
+        if self._layout is None:
+            calls = self.calls()
+            prompts, models, cells = _grid(calls)
+            text = {str(c["prompt_id"]): str(c["prompt"] or "") for c in calls}
+            self._layout = prompts, models, cells, text, _stats(calls, _wall(self.df))
+        return self._layout
 
     def _where(self) -> str:
         return f"see {self.var}" if self.var else "they are in the DataFrame"
@@ -349,14 +360,12 @@ class Comparison:
         return "".join(out)
 
     def _repr_html_(self) -> str:
-        calls = self.calls()
-        prompts, models, cells = _grid(calls)
-        text = {str(c["prompt_id"]): str(c["prompt"] or "") for c in calls}
+        prompts, models, cells, text, stats = self.layout()
         shown = prompts[: self._rows_shown(prompts, cells)]
         title = f"<div class='orbit-nb-title'>{html.escape(self.title)}</div>" if self.title else ""
         head = (
             f"<div class='orbit-nb-head'>{title}"
-            f"<div class='orbit-nb-stats'>{html.escape(_stats(calls, _wall(self.df)))}</div></div>"
+            f"<div class='orbit-nb-stats'>{html.escape(stats)}</div></div>"
         )
         columns = "".join(
             f"<th class='orbit-nb-model' scope='col'>{html.escape(m)}</th>" for m in models
@@ -378,11 +387,9 @@ class Comparison:
         return costs_html(self.df)
 
     def __repr__(self) -> str:
-        calls = self.calls()
-        prompts, models, cells = _grid(calls)
-        text = {str(c["prompt_id"]): str(c["prompt"] or "") for c in calls}
+        prompts, models, cells, text, stats = self.layout()
         lines = [self.title] if self.title else []
-        lines.append(_stats(calls, _wall(self.df)))
+        lines.append(stats)
         rows = self._rows_shown(prompts, cells)
         for pid in prompts[:rows]:
             lines.append(f"== {pid}: {_one_line(text[pid], 100)}")
