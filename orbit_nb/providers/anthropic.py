@@ -170,18 +170,10 @@ _STREAM_ERRORS: dict[str, tuple[ErrorType, bool]] = {
 }
 
 
-class _Answer:
+class _Answer(sse.Pieces):
     """One streamed Messages API answer, put together; thinking is left out."""
 
     signal = "message_stop"
-
-    def __init__(self, on_text: Callable[[str], None]) -> None:
-        self.on_text = on_text
-        self.finished = False
-        self.pieces: list[str] = []
-        self.usage: dict[str, Any] | None = None
-        self.stop_reason: str | None = None
-        self.model: str | None = None
 
     def event(self, name: bytes, data: bytes) -> None:
         event = sse.parse(data)
@@ -196,7 +188,7 @@ class _Answer:
                 self.model = message.get("model")
                 self.usage = dict(message.get("usage") or {}) or None
             elif kind == "message_delta":
-                self.stop_reason = event["delta"].get("stop_reason") or self.stop_reason
+                self.finish_reason = event["delta"].get("stop_reason") or self.finish_reason
                 self._add_usage(event.get("usage"))
             elif kind == "message_stop":
                 self.finished = True
@@ -209,18 +201,13 @@ class _Answer:
     def _delta(self, delta: Mapping[str, Any]) -> None:
         """Text of a text block's start (usually empty) or of a text delta."""
         if delta["type"] in ("text_delta", "text"):
-            text = delta["text"]
-            if not isinstance(text, str):
-                raise TypeError(f"the text is a {type(text).__name__}")
-            if text:
-                self.pieces.append(text)
-                self.on_text(text)
+            self.text(delta["text"])
 
     def _add_usage(self, usage: Mapping[str, Any] | None) -> None:
         """message_delta's counts are the totals so far; a count it leaves out or
         sends as null keeps message_start's."""
         if usage:
-            merged = self.usage or {}
+            merged = dict(self.usage or {})
             merged.update((k, v) for k, v in usage.items() if v is not None)
             self.usage = merged
 
@@ -232,7 +219,7 @@ class _Answer:
         return Completion(
             content="".join(self.pieces),
             usage=usage,
-            finish_reason=self.stop_reason,
+            finish_reason=self.finish_reason,
             request_id=headers.get("request-id"),
             response_model=self.model,
         )

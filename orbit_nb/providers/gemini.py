@@ -328,7 +328,7 @@ def usage_from(meta: Mapping[str, Any] | None) -> Usage:
     )
 
 
-class _Answer:
+class _Answer(sse.Pieces):
     """One streamed generateContent answer (the first candidate), put together.
 
     Each chunk is a GenerateContentResponse with the next parts; the finish
@@ -339,12 +339,7 @@ class _Answer:
     signal = "finishReason"
 
     def __init__(self, on_text: Callable[[str], None]) -> None:
-        self.on_text = on_text
-        self.finished = False
-        self.pieces: list[str] = []
-        self.usage: Mapping[str, Any] | None = None
-        self.finish_reason: str | None = None
-        self.model: str | None = None
+        super().__init__(on_text)
         self.response_id: str | None = None
 
     def event(self, name: bytes, data: bytes) -> None:
@@ -366,10 +361,7 @@ class _Answer:
         for part in (candidate.get("content") or {}).get("parts") or ():
             text = part.get("text")
             if text and not part.get("thought"):
-                if not isinstance(text, str):
-                    raise TypeError(f"the text is a {type(text).__name__}")
-                self.pieces.append(text)
-                self.on_text(text)
+                self.text(text)
         if candidate.get("finishReason"):
             self.finish_reason = candidate["finishReason"]
             self.finished = True

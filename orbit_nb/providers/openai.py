@@ -169,18 +169,10 @@ async def _whole(response: httpx2.Response, on_text: Callable[[str], None]) -> C
     return completion
 
 
-class _Answer:
+class _Answer(sse.Pieces):
     """One streamed Chat Completions answer (the first choice), put together."""
 
     signal = "[DONE]"
-
-    def __init__(self, on_text: Callable[[str], None]) -> None:
-        self.on_text = on_text
-        self.finished = False
-        self.pieces: list[str] = []
-        self.usage: Mapping[str, Any] | None = None
-        self.finish_reason: str | None = None
-        self.model: str | None = None
 
     def event(self, name: bytes, data: bytes) -> None:
         if data == b"[DONE]":
@@ -203,10 +195,7 @@ class _Answer:
         delta = choice.get("delta") or {}
         text = delta.get("content") or delta.get("refusal")
         if text:
-            if not isinstance(text, str):
-                raise TypeError(f"the text is a {type(text).__name__}")
-            self.pieces.append(text)
-            self.on_text(text)
+            self.text(text)
         self.finish_reason = choice.get("finish_reason") or self.finish_reason
 
     def completion(self, headers: Mapping[str, str]) -> Completion:

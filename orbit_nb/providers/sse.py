@@ -20,12 +20,21 @@ of the stream (read to its end, so the connection can be reused) does not matter
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable, Mapping
 from typing import Any, Protocol
 
 from .base import StreamBroken
 
-__all__ = ["SHAPE_ERRORS", "Answer", "Decoder", "malformed_error", "misshapen", "parse", "read"]
+__all__ = [
+    "SHAPE_ERRORS",
+    "Answer",
+    "Decoder",
+    "Pieces",
+    "malformed_error",
+    "misshapen",
+    "parse",
+    "read",
+]
 
 
 class Answer(Protocol):
@@ -39,6 +48,27 @@ class Answer(Protocol):
     def event(self, name: bytes, data: bytes) -> None:
         """Take one event (``name`` is empty when the event has none)."""
         ...
+
+
+class Pieces:
+    """What every adapter's :class:`Answer` keeps: the text so far (each piece also
+    handed to ``on_text`` as it comes), the usage, finish reason and model."""
+
+    def __init__(self, on_text: Callable[[str], None]) -> None:
+        self.on_text = on_text
+        self.finished = False
+        self.pieces: list[str] = []
+        self.usage: Mapping[str, Any] | None = None
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+
+    def text(self, piece: object) -> None:
+        """Take the next piece of the answer (a non-text piece is a misshapen event)."""
+        if not isinstance(piece, str):
+            raise TypeError(f"the text is a {type(piece).__name__}")
+        if piece:
+            self.pieces.append(piece)
+            self.on_text(piece)
 
 
 class Decoder:
