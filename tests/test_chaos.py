@@ -647,7 +647,10 @@ def test_interrupted_compare_leaves_no_task_and_no_connection(
 ) -> None:
     failed: list[BaseException] = []
     sent: list[float] = []  # when each interrupt went
+    handlers: list[object] = []  # the SIGINT handler at each
     previous = orbit_nb.jobs()[-1] if orbit_nb.jobs() else None
+    # What the main thread starts with: a run that never sees its interrupts says so.
+    start = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
 
     def interrupt_once_stalled() -> None:
         try:
@@ -664,6 +667,7 @@ def test_interrupted_compare_leaves_no_task_and_no_connection(
         # presses again, and so does this thread if the run did not notice.
         while job.state == "running":
             sent.append(time.monotonic())
+            handlers.append(signal.getsignal(signal.SIGINT))
             os.kill(os.getpid(), signal.SIGINT)
             deadline = time.monotonic() + 2
             while job.state == "running" and time.monotonic() < deadline:
@@ -684,7 +688,8 @@ def test_interrupted_compare_leaves_no_task_and_no_connection(
     time.sleep(0.05)  # the interrupting thread's next look
     job = orbit_nb.jobs()[-1]
     assert sent and job.state == "interrupted", (
-        f"{job.state=} after {len(sent)} interrupts; the run took {ended:.2f} s: "
+        f"{job.state=} after {len(sent)} interrupts ({start=}, {set(map(repr, handlers))=}, "
+        f"threads={[t.name for t in threading.enumerate()]}); the run took {ended:.2f} s: "
         f"{df[['provider', 'status', 'cached', 'attempts', 'latency_s']].values.tolist()} "
         f"{failed=} held={stalled._server.state.journal.in_flight}"  # type: ignore[union-attr]
     )
