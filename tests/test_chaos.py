@@ -642,6 +642,17 @@ async def test_cancelled_await_leaves_no_task_and_no_connection(stalled: LLMock)
     await asyncio.to_thread(check_after_cancel, job.frame(), stalled)
 
 
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a terminal's Python or a kernel, also when
+    the test run started with SIGINT ignored (a background job of a script: the shell
+    starts those with SIGINT ignored, and Python then leaves it so)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("ctrl_c")
 def test_interrupted_compare_leaves_no_task_and_no_connection(
     stalled: LLMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
