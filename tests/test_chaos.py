@@ -670,12 +670,10 @@ def test_interrupted_compare_leaves_no_task_and_no_connection(
             failed.append(exc)
             return
         job = orbit_nb.jobs()[-1]
-        # What Ctrl-C or a kernel's stop button does: a real SIGINT, which Linux hands
-        # to the main thread and which wakes it from a wait. (`_thread.interrupt_main()`
-        # only sets a flag, which CPython 3.11 can leave unseen for as long as other
-        # threads keep taking the GIL.) Python drops a KeyboardInterrupt raised while
-        # the main thread runs a finalizer, as it would a user's Ctrl-C: the user
-        # presses again, and so does this thread if the run did not notice.
+        # What Ctrl-C or a kernel's stop button does: a real SIGINT to the process.
+        # Python drops a KeyboardInterrupt raised while the main thread runs a
+        # finalizer, as it would a user's Ctrl-C: the user presses again, and so does
+        # this thread if the run did not notice.
         while job.state == "running":
             sent.append(time.monotonic())
             handlers.append(signal.getsignal(signal.SIGINT))
@@ -686,9 +684,8 @@ def test_interrupted_compare_leaves_no_task_and_no_connection(
 
     threading.Thread(target=interrupt_once_stalled, daemon=True).start()
     # compare()'s warning is recorded where it is made, not through the warnings
-    # filters: those are one global state, and a server thread of LLMock's (FastAPI
-    # wraps each response in `catch_warnings()` + "ignore UserWarning") can drop or
-    # divert a warning the main thread makes at that moment.
+    # filters: those are one global state that other threads may change meanwhile
+    # (LLMock's server wraps each response in `catch_warnings()`).
     said: list[str] = []
     monkeypatch.setattr(
         api_module, "warnings", SimpleNamespace(warn=lambda m, *a, **k: said.append(str(m)))
