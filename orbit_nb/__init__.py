@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .notebook.view import show
     from .notebook.widgets import panel
     from .price_data import prices, reset_prices, set_price
+    from .repricing import reprice
     from .run import Run
     from .specs import register_endpoint
 
@@ -41,6 +42,7 @@ __all__ = [
     "prices",
     "project_cost",
     "register_endpoint",
+    "reprice",
     "reset_prices",
     "set_price",
     "show",
@@ -65,6 +67,7 @@ _LAZY = {
     "jobs": "api",
     "panel": "notebook.widgets",
     "register_endpoint": "specs",
+    "reprice": "repricing",
     "cost_table": "frame",
     "prices": "price_data",
     "project_cost": "frame",

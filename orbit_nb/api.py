@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .table import Table
 
-__all__ = ["Jobs", "acompare", "compare", "estimate", "jobs", "start"]
+__all__ = ["Jobs", "acompare", "compare", "estimate", "jobs", "launch", "prepare", "start"]
 
 _JOBS: list[Run] = []
 #: Rows of finished runs jobs() keeps, at most (the newest run is always kept,
@@ -34,6 +34,29 @@ Prompts = str | Iterable[str] | Mapping[str, str]
 Models = str | Iterable[str]
 
 
+def prepare(
+    prompts: Prompts, models: Models, options: Options | None = None, *, start_delay: float = 0.0
+) -> Run:
+    """Validate, resolve keys and plan a run; return its :class:`Run`, not sent yet.
+
+    :func:`launch` sends it; listeners subscribed in between see every event.
+    ``start_delay`` holds the first request back that many seconds. Raises
+    (before any request is sent) :class:`~orbit_nb.errors.SpecError`,
+    :class:`~orbit_nb.errors.ParameterError` or :class:`~orbit_nb.errors.ConfigError`.
+    """
+    run_plan = plan(prompts, models, options or Options(), start_delay=start_delay)
+    load_prices()  # read the price file here, not on the engine loop
+    run_id = uuid.uuid4().hex[:12]
+    return Run(run_id, [new_row(run_id, r) for r in run_plan.requests], run_plan)
+
+
+def launch(run: Run) -> Run:
+    """Start a :func:`prepare`-d run on the engine and return it at once."""
+    _remember(run)
+    get_engine().submit(run)
+    return run
+
+
 def start(
     prompts: Prompts,
     models: Models,
@@ -41,24 +64,22 @@ def start(
     *,
     start_delay: float = 0.0,
     on_event: Listener | None = None,
+    shows_text: bool = False,
 ) -> Run:
     """Validate, resolve keys, and start a run on the engine; return its :class:`Run` at once.
 
     ``start_delay`` holds the first request back that many seconds;
     ``on_event`` is subscribed to the run's events before it starts, so it
-    sees every one (see :mod:`orbit_nb.events`). Raises
-    (before any request is sent) :class:`~orbit_nb.errors.SpecError`,
-    :class:`~orbit_nb.errors.ParameterError` or :class:`~orbit_nb.errors.ConfigError`.
+    sees every one (see :mod:`orbit_nb.events`); ``shows_text=True`` says it
+    displays streamed text as it arrives, so a stream that breaks after part of
+    it was shown is not retried. Raises (before any request is sent)
+    :class:`~orbit_nb.errors.SpecError`, :class:`~orbit_nb.errors.ParameterError`
+    or :class:`~orbit_nb.errors.ConfigError`.
     """
-    run_plan = plan(prompts, models, options or Options(), start_delay=start_delay)
-    load_prices()  # read the price file here, not on the engine loop
-    run_id = uuid.uuid4().hex[:12]
-    run = Run(run_id, [new_row(run_id, r) for r in run_plan.requests], run_plan)
+    run = prepare(prompts, models, options, start_delay=start_delay)
     if on_event is not None:
-        run.events.subscribe(on_event)
-    _remember(run)
-    get_engine().submit(run)
-    return run
+        run.events.subscribe(on_event, shows_text=shows_text)
+    return launch(run)
 
 
 def _remember(run: Run) -> None:
@@ -147,6 +168,7 @@ def compare(
     timeout: float | None = None,
     budget: float | None = None,
     stream: bool = False,
+    service_tier: str | None = None,
 ) -> pd.DataFrame:
     """Send every prompt to every model concurrently; one DataFrame row per call.
 
@@ -164,6 +186,12 @@ def compare(
     ``stream=True`` streams each answer: ``ttft_s`` records the time to its
     first text, and a stream that breaks is an error row (``truncated``,
     ``disconnected``, ``stalled`` or ``malformed``), never a short answer.
+    ``service_tier`` (``"flex"``, ``"priority"`` or ``"default"``) asks each
+    provider that offers it for that tier (Anthropic has no flex tier); the
+    ``service_tier`` column records the tier the response says served the call,
+    and ``cost_usd`` is priced at it, for the model the response names
+    (``served_model``), at the request's date; ``price_source`` says where the
+    price came from, or why there is none.
 
     Works in scripts, in Jupyter cells and inside a running event loop. An
     interrupt (Ctrl-C, or the kernel's stop button) cancels the calls still in
@@ -182,9 +210,11 @@ def compare(
         timeout=timeout,
         budget=budget,
         stream=stream,
+        service_tier=service_tier,
     )
-    run = start(prompts, models, options)
-    progress = for_caller(run)
+    run = prepare(prompts, models, options)
+    progress = for_caller(run)  # subscribed before any call: live text misses no piece
+    launch(run)
     try:
         run.wait(on_tick=progress.tick if progress else None)
     except OrbitError as exc:  # e.g. BudgetError: the engine's frames are noise to the caller
@@ -214,6 +244,7 @@ async def acompare(
     timeout: float | None = None,
     budget: float | None = None,
     stream: bool = False,
+    service_tier: str | None = None,
 ) -> pd.DataFrame:
     """The awaitable form of :func:`compare`, with the same arguments and result.
 
@@ -230,9 +261,11 @@ async def acompare(
         timeout=timeout,
         budget=budget,
         stream=stream,
+        service_tier=service_tier,
     )
-    run = start(prompts, models, options)
-    progress = for_caller(run)
+    run = prepare(prompts, models, options)
+    progress = for_caller(run)  # subscribed before any call: live text misses no piece
+    launch(run)
     try:
         await run.wait_async(on_tick=progress.tick if progress else None)
     except OrbitError as exc:
@@ -259,12 +292,28 @@ def estimate(
     max_tokens: int | None = None,
     repeat: int = 1,
 ) -> pd.DataFrame:
-    """The most a run could cost, per model, before anything is called.
+    """The most a run could cost, per model, before anything is called: an upper
+    bound, or NA where there is none.
 
-    Input tokens come from the provider's free token-count endpoint where it
-    has one, else from text length (4 characters per token); output tokens are
-    ``max_tokens`` per call (1024 if not set). ``max_cost_usd`` is NA for a
-    model with no known price::
+    Input tokens are counted by the provider's free count endpoint (Anthropic
+    ``messages/count_tokens``, Gemini ``countTokens``, OpenAI
+    ``responses/input_tokens``); where that is missing or fails, they are bounded
+    by the UTF-8 bytes of the system prompt and prompt (no token covers less than
+    a byte). Either way 8 tokens per message are added for the API's framing.
+    ``counted_by`` says which: ``count endpoint`` or ``utf-8 bytes``.
+
+    Output tokens are ``max_tokens`` per call; without it, the ``max_tokens``
+    orbit sends anyway (Anthropic: 1,024), else the model's maximum output as
+    the provider's model list reports it (Gemini ``outputTokenLimit``). With
+    none of these (OpenAI reports no maximum), the output and so the cost are
+    unbounded: ``output_tokens`` and ``max_cost_usd`` are NA and a note says so.
+    ``output_by`` says which bound applied: ``max_tokens``, ``default
+    max_tokens``, ``model limit`` or ``unbounded``.
+
+    The bound is priced at the long-context tier when the input bound is above
+    the tier's threshold, and at the cache-write rate where writing the prompt
+    cache costs more than input. ``max_cost_usd`` is NA for a model with no
+    known price::
 
         orbit_nb.estimate(prompts, ["openai:gpt-4o", "anthropic:claude-haiku-4-5"], max_tokens=300)
     """

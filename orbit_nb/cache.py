@@ -111,13 +111,19 @@ class Entry:
     latency_s: float | None
     ttft_s: float | None
     cost_usd: float | None
+    price_source: str | None = None
 
     @classmethod
     def of(cls, row: Row) -> Entry:
         completion = Completion(
-            row.content or "", row.usage, row.finish_reason, row.request_id, None
+            row.content or "",
+            row.usage,
+            row.finish_reason,
+            row.request_id,
+            response_model=row.served_model,
+            service_tier=row.service_tier,
         )
-        return cls(completion, row.latency_s, row.ttft_s, row.cost_usd)
+        return cls(completion, row.latency_s, row.ttft_s, row.cost_usd, row.price_source)
 
     def dumps(self) -> bytes:
         data = asdict(self)
@@ -128,7 +134,13 @@ class Entry:
         data = json.loads(raw)
         comp = data["completion"]
         completion = Completion(**{**comp, "usage": Usage(**comp["usage"])})
-        return cls(completion, data["latency_s"], data["ttft_s"], data["cost_usd"])
+        return cls(
+            completion,
+            data["latency_s"],
+            data["ttft_s"],
+            data["cost_usd"],
+            data.get("price_source"),
+        )
 
 
 class Store(Protocol):

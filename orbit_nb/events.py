@@ -7,6 +7,11 @@ once :class:`RowFinished` arrives). A listener must return at once: it runs on
 the loop every call shares. A display that draws (a widget, a progress bar)
 records what changed and draws on its own schedule, throttled. A listener that
 raises is logged and dropped, never the run's problem.
+
+A listener that displays streamed text as it arrives (the panel, a streamed
+run's live cards) subscribes with ``shows_text=True``: once a piece of an
+answer has been published while one is subscribed, that text was shown, and a
+stream that breaks afterwards is not retried (see :mod:`orbit_nb.retry`).
 """
 
 from __future__ import annotations
@@ -67,9 +72,12 @@ class RowRetrying:
 class RowDelta:
     """Row ``index``, streamed, received ``text``: the next piece of its answer.
 
-    The pieces of one attempt, joined, are the answer so far. A stream that fails
-    before any text arrived is retried (a :class:`RowRetrying` comes first);
-    once text has arrived it is not, so the pieces never start over.
+    The pieces of one attempt, joined, are the answer so far. A stream that
+    breaks is retried (a :class:`RowRetrying` comes first, and the next
+    attempt's pieces start over) unless part of it was shown: once a piece was
+    published while a listener that shows text was subscribed
+    (:attr:`Events.shows_text`), the stream is not retried, so shown text never
+    starts over.
     """
 
     index: int
@@ -101,18 +109,31 @@ class Events:
 
     def __init__(self) -> None:
         self._listeners: tuple[Listener, ...] = ()
+        self._showing: tuple[Listener, ...] = ()  # the listeners that display streamed text
         self._lock = threading.Lock()
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(event)`` for every event from now on; returns an unsubscribe."""
+    def subscribe(self, listener: Listener, *, shows_text: bool = False) -> Callable[[], None]:
+        """Call ``listener(event)`` for every event from now on; returns an unsubscribe.
+
+        ``shows_text=True`` says the listener displays streamed text as it arrives
+        (a live display): the run then never retries a stream that broke after
+        part of it was shown.
+        """
         with self._lock:
             self._listeners = (*self._listeners, listener)
+            if shows_text:
+                self._showing = (*self._showing, listener)
+        return lambda: self._drop(listener)
 
-        def unsubscribe() -> None:
-            with self._lock:
-                self._listeners = tuple(x for x in self._listeners if x is not listener)
+    @property
+    def shows_text(self) -> bool:
+        """Whether a listener that displays streamed text is subscribed now."""
+        return bool(self._showing)
 
-        return unsubscribe
+    def _drop(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._showing = tuple(x for x in self._showing if x is not listener)
 
     def publish(self, event: Event) -> None:
         """Deliver ``event`` to every listener (engine loop only)."""
@@ -121,5 +142,4 @@ class Events:
                 listener(event)
             except Exception:
                 log.exception("an orbit_nb event listener failed; it is unsubscribed")
-                with self._lock:
-                    self._listeners = tuple(x for x in self._listeners if x is not listener)
+                self._drop(listener)

@@ -17,7 +17,15 @@ from .retry import DEFAULT_TIMEOUT
 from .specs import Target, parse_models, resolve
 from .types import ModelSpec, Options, Request
 
-__all__ = ["Plan", "build_requests", "check_models", "normalise_prompts", "plan", "requests_for"]
+__all__ = [
+    "Plan",
+    "budget_cap",
+    "build_requests",
+    "check_models",
+    "normalise_prompts",
+    "plan",
+    "requests_for",
+]
 
 
 @dataclass(frozen=True)
@@ -92,13 +100,31 @@ def check_models(specs: Iterable[ModelSpec], options: Options) -> None:
             )
 
 
+def budget_cap(spec: ModelSpec, options: Options) -> int | None:
+    """The ``max_tokens`` a run with a budget sends ``spec`` when the user gives none
+    and its API neither requires one nor reports the model's maximum output (OpenAI):
+    the API's fallback cap, set here so that it is part of the request and its
+    cache key. Other APIs are capped by the budget gate (see
+    :func:`orbit_nb.bounds.budget_caps`) with limits that change no answer."""
+    if options.budget is None or options.max_tokens is not None:
+        return None
+    api = facts(spec.provider)
+    if api.default_max_tokens is not None or api.lists_output_limit:
+        return None
+    return api.fallback_max_tokens
+
+
 def build_requests(
     prompts: Sequence[tuple[str, str]], specs: Sequence[ModelSpec], options: Options
 ) -> list[Request]:
     """One request per (prompt, model, repeat), prompt-major, repeats 0-based."""
     sent = options.sent()
+    per_model = {
+        spec: {**sent, "max_tokens": budget_cap(spec, options) or sent["max_tokens"]}
+        for spec in specs
+    }
     return [
-        Request(prompt_id=pid, prompt=text, model=spec, repeat=r, **sent)
+        Request(prompt_id=pid, prompt=text, model=spec, repeat=r, **per_model[spec])
         for pid, text in prompts
         for spec in specs
         for r in range(options.repeat)

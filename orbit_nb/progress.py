@@ -1,5 +1,7 @@
 """Progress of a run where the caller can see it: an ipywidgets bar in a notebook,
-a tqdm bar on a terminal's stderr, nothing elsewhere.
+a tqdm bar on a terminal's stderr, nothing elsewhere. A streamed run in a
+notebook shows its answers growing instead: live cards laid out like the
+result view (:class:`orbit_nb.notebook.live.LiveCards`).
 
 A run that ends within about a second shows no progress at all. Updates are
 throttled to about ten a second and only drawn when something changed; in a
@@ -23,7 +25,15 @@ from .rows import FINAL
 if TYPE_CHECKING:
     from .run import Run
 
-__all__ = ["NotebookProgress", "Progress", "Snapshot", "TerminalProgress", "for_caller"]
+__all__ = [
+    "SHOW_AFTER",
+    "NotebookProgress",
+    "Progress",
+    "Snapshot",
+    "TerminalProgress",
+    "for_caller",
+    "replace_display",
+]
 
 SHOW_AFTER = 1.0  # seconds: a quicker run shows no progress
 _TICK = 0.1  # seconds between redraws at most: about ten a second
@@ -68,6 +78,16 @@ class Snapshot:
         parts.append(f"{formats.usd(self.spent_usd)} spent")
         return " · ".join(parts)
 
+    def same_as(self, other: Snapshot | None) -> bool:
+        """Whether ``other`` draws the same (elapsed time alone redraws once a second,
+        not ten times)."""
+        return other is not None and (
+            self.done,
+            self.errors,
+            self.state,
+            int(self.elapsed_s),
+        ) == (other.done, other.errors, other.state, int(other.elapsed_s))
+
 
 class Progress(Protocol):
     def tick(self) -> None:
@@ -90,20 +110,10 @@ class _Throttle:
         if self.job.wall_s < self.show_after or now - self.last_draw < _TICK:
             return None
         snap = Snapshot.of(self.job)
-        if self.last is not None and _same(snap, self.last):
+        if snap.same_as(self.last):
             return None
         self.last_draw, self.last = now, snap
         return snap
-
-
-def _same(a: Snapshot, b: Snapshot) -> bool:
-    # Elapsed time alone redraws once a second, not ten times.
-    return (a.done, a.errors, a.state, int(a.elapsed_s)) == (
-        b.done,
-        b.errors,
-        b.state,
-        int(b.elapsed_s),
-    )
 
 
 class NotebookProgress:
@@ -146,19 +156,27 @@ class NotebookProgress:
     def finish(self, result: Any = None) -> None:
         """Replace the bar by ``result`` (a displayable, or text; by default the
         run's final status line). With no bar drawn, display ``result`` if given."""
-        from IPython.display import display
+        replace_display(self._handle, self._throttle.job, result)
+        if self._box is not None:
+            self._box.close()
 
-        if self._handle is None:
-            if result is not None and result != "":
-                display(result)
-            return
-        if result is None:
-            result = Snapshot.of(self._throttle.job).line()
-        if isinstance(result, str):
-            self._handle.update({"text/plain": result}, raw=True)
-        else:
-            self._handle.update(result)
-        self._box.close()
+
+def replace_display(handle: Any, job: Run, result: Any = None) -> None:
+    """End a run's live display ``handle`` (an IPython DisplayHandle, None if nothing
+    was drawn): replace it by ``result`` (a displayable, or text; by default the
+    run's final status line), or with nothing drawn, display ``result`` if given."""
+    from IPython.display import display
+
+    if handle is None:
+        if result is not None and result != "":
+            display(result)
+        return
+    if result is None:
+        result = Snapshot.of(job).line()
+    if isinstance(result, str):
+        handle.update({"text/plain": result}, raw=True)
+    else:
+        handle.update(result)
 
 
 class TerminalProgress:
@@ -191,9 +209,14 @@ def _in_kernel() -> bool:
 
 
 def for_caller(job: Run) -> Progress | None:
-    """Progress for whoever waits on ``job``: a notebook bar in a kernel, a terminal
-    bar when stderr is a TTY, else none."""
+    """Progress for whoever waits on ``job``, made before the run is launched: in a
+    kernel, live cards for a streamed run (subscribed now, so they show every piece
+    of text) and a bar otherwise; a terminal bar when stderr is a TTY; else none."""
     if _in_kernel():
+        if job.plan.options.stream:
+            from .notebook.live import LiveCards  # the notebook's own display
+
+            return LiveCards(job)
         return NotebookProgress(job)
     if sys.stderr is not None and sys.stderr.isatty():
         return TerminalProgress(job)

@@ -5,9 +5,11 @@ jittered exponential backoff, never less than the server's Retry-After; a call
 gives up after :data:`MAX_ATTEMPTS` attempts, or when the next attempt could not
 start before the call's deadline (its ``timeout``, retries included).
 
-A streamed call is retried by the same rules only while none of its answer has
-been shown: once text has arrived, a failure ends the call (its text is kept,
-and the message says so), so what was shown never starts over.
+A streamed call is retried by the same rules, its partial text dropped, unless
+part of its answer was shown: once a display showed some of an attempt's text
+(the send's text callback says so, see :data:`OnText`), a failure ends the call
+(its text is kept, and the message says so), so what was shown never starts
+over. A call that ends on a failure keeps the text its last attempt received.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_ATTEMPTS",
     "STALL_TIMEOUT",
+    "OnText",
     "Outcome",
     "Send",
     "backoff",
@@ -39,6 +42,7 @@ MAX_ATTEMPTS = 6
 #: enough for a model that thinks before it writes (the APIs send keep-alive
 #: events meanwhile), short against the call's ``timeout``.
 STALL_TIMEOUT = 120.0
+_SHOWN = "; not retried: that text had been shown"
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
 
@@ -63,8 +67,8 @@ def timed_out(timeout: float, note: str = "") -> Failure:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a call ended: a completion, or the failure that ended it (with a note
-    on why it was not retried, if that was for lack of time or because part of
-    a streamed answer had been shown)."""
+    on the text a broken stream kept, and on why it was not retried when that
+    was for lack of time or because part of the answer had been shown)."""
 
     completion: Completion | None
     failure: Failure | None
@@ -72,29 +76,37 @@ class Outcome:
     note: str = ""
     #: Seconds from the last attempt's send to its first text (streams only).
     ttft_s: float | None = None
-    #: The text a failed stream had shown before it broke ("" if none).
+    #: The text a failed stream's last attempt received before it broke ("" if none).
     partial: str = ""
 
 
 #: Sends one attempt; streamed calls pass each piece of text to the callable given.
 Send = Callable[[Callable[[str], None]], Awaitable[Completion]]
+#: Passes one piece of a streamed answer on; True if a display showed it.
+OnText = Callable[[str], bool]
 
 
-class _Shown:
-    """The text one attempt has passed on so far, and when the first piece came."""
+class _Streamed:
+    """The text one attempt has passed on so far, when the first piece came, and
+    whether a display showed any of it."""
 
-    __slots__ = ("first_at", "loop", "on_text", "pieces")
+    __slots__ = ("first_at", "loop", "on_text", "pieces", "shown")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_text: Callable[[str], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_text: OnText) -> None:
         self.loop, self.on_text = loop, on_text
         self.pieces: list[str] = []
         self.first_at: float | None = None
+        self.shown = False
 
     def __call__(self, text: str) -> None:
         if self.first_at is None:
             self.first_at = self.loop.time()
         self.pieces.append(text)
-        self.on_text(text)
+        if self.on_text(text):
+            self.shown = True
+
+    def ttft(self, start: float) -> float | None:
+        return None if self.first_at is None else self.first_at - start
 
 
 async def call(
@@ -104,14 +116,16 @@ async def call(
     timeout: float,
     on_attempt: Callable[[int], object],
     on_retry: Callable[[int, Failure, float], object],
-    on_text: Callable[[str], None] = lambda _: None,
+    on_text: OnText = lambda _: False,
 ) -> Outcome:
     """Send until answered, a failure that is not retried, :data:`MAX_ATTEMPTS`,
     or the deadline ``timeout`` seconds from now.
 
     ``on_attempt(n)`` runs as attempt ``n`` (1-based) starts; ``on_retry(n,
     failure, wait_s)`` before the wait that follows a retryable failure;
-    ``on_text(piece)`` for each piece of a streamed answer as it arrives.
+    ``on_text(piece)`` for each piece of a streamed answer as it arrives, and
+    says whether a display showed it: a stream that breaks after a piece was
+    shown is not retried.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -120,37 +134,34 @@ async def call(
         attempt += 1
         on_attempt(attempt)
         start = loop.time()
-        shown = _Shown(loop, on_text)
+        streamed = _Streamed(loop, on_text)
         try:
             async with asyncio.timeout_at(deadline) as scope:
-                completion = await send(shown)
+                completion = await send(streamed)
         except Exception as exc:
             failure = timed_out(timeout) if scope.expired() else classify(exc)
         else:
-            return Outcome(completion, None, loop.time() - start, ttft_s=_ttft(shown, start))
+            return Outcome(completion, None, loop.time() - start, ttft_s=streamed.ttft(start))
         latency = loop.time() - start
-        if shown.pieces:
-            return _broken_after_text(failure, latency, shown, start)
         if not failure.retryable or attempt >= MAX_ATTEMPTS:
-            return Outcome(None, failure, latency)
+            return _failed(failure, latency, streamed, start)
+        if streamed.shown:  # what was shown never starts over
+            return _failed(failure, latency, streamed, start, _SHOWN)
         wait = backoff(attempt, failure.retry_after)
         if loop.time() + wait > deadline:
             note = f"; no time left for a retry within {timeout:g} s"
-            return Outcome(None, failure, latency, note)
-        on_retry(attempt, failure, wait)
+            return _failed(failure, latency, streamed, start, note)
+        on_retry(attempt, failure, wait)  # the next attempt's text starts over
         await asyncio.sleep(wait)
 
 
-def _ttft(shown: _Shown, start: float) -> float | None:
-    return None if shown.first_at is None else shown.first_at - start
-
-
-def _broken_after_text(failure: Failure, latency: float, shown: _Shown, start: float) -> Outcome:
-    """A stream that failed once part of its answer was shown: not retried, so the
-    text shown never starts over; what arrived is kept."""
-    partial = "".join(shown.pieces)
-    note = (
-        f"; after {len(partial)} characters of the answer had arrived "
-        "(kept in content, incomplete); not retried"
-    )
-    return Outcome(None, failure, latency, note, _ttft(shown, start), partial)
+def _failed(
+    failure: Failure, latency: float, streamed: _Streamed, start: float, why: str = ""
+) -> Outcome:
+    """The call's end on its last attempt's ``failure``; a stream keeps the text that
+    attempt received, and the note says so (then ``why`` it was not retried)."""
+    partial = "".join(streamed.pieces)
+    if partial:
+        kept = f"; after {len(partial)} characters of the answer had arrived"
+        why = f"{kept} (kept in content, incomplete){why}"
+    return Outcome(None, failure, latency, why, streamed.ttft(start), partial)

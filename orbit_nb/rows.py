@@ -23,6 +23,7 @@ __all__ = [
     "answered",
     "attempting",
     "cancelled",
+    "capped",
     "failed",
     "new",
     "row_values",
@@ -43,6 +44,8 @@ COLUMNS: dict[str, str] = {
     "model_spec": _STR,
     "provider": _STR,
     "model": _STR,
+    "served_model": _STR,
+    "service_tier": _STR,
     "repeat": _INT,
     "status": _STR,
     "content": _STR,
@@ -51,12 +54,16 @@ COLUMNS: dict[str, str] = {
     "input_tokens": _INT,
     "cached_input_tokens": _INT,
     "cache_write_tokens": _INT,
+    "cache_write_1h_tokens": _INT,
     "output_tokens": _INT,
     "reasoning_tokens": _INT,
+    "input_audio_tokens": _INT,
+    "output_audio_tokens": _INT,
     "total_tokens": _INT,
     "latency_s": _FLOAT,
     "ttft_s": _FLOAT,
     "cost_usd": _FLOAT,
+    "price_source": _STR,
     "cached": "bool",
     "finish_reason": _STR,
     "attempts": _INT,
@@ -78,6 +85,8 @@ def row_values(row: Row) -> tuple[object, ...]:
         req.model.spec,
         req.model.provider,
         req.model.model,
+        row.served_model,
+        row.service_tier,
         req.repeat,
         row.status,
         row.content,
@@ -86,12 +95,16 @@ def row_values(row: Row) -> tuple[object, ...]:
         usage.input_tokens,
         usage.cached_input_tokens,
         usage.cache_write_tokens,
+        usage.cache_write_1h_tokens,
         usage.output_tokens,
         usage.reasoning_tokens,
+        usage.input_audio_tokens,
+        usage.output_audio_tokens,
         usage.total_tokens,
         row.latency_s,
         row.ttft_s,
         row.cost_usd,
+        row.price_source,
         row.cached,
         row.finish_reason,
         row.attempts,
@@ -103,6 +116,13 @@ def row_values(row: Row) -> tuple[object, ...]:
 def new(run_id: str, request: Request) -> Row:
     """A pending row for one call of run ``run_id``."""
     return Row(run_id, request)
+
+
+def capped(row: Row, request: Request) -> None:
+    """A pending row's call goes out as ``request``: the same one with the
+    ``max_tokens`` cap a budget needs (see :func:`orbit_nb.bounds.budget_bounds`)."""
+    assert row.status == "pending"
+    row.request = request
 
 
 def started(row: Row) -> None:
@@ -121,10 +141,15 @@ def answered(
     latency_s: float,
     cost_usd: float | None,
     ttft_s: float | None = None,
+    price_source: str | None = None,
 ) -> None:
     """The provider answered; ``latency_s`` is the last attempt's, ``ttft_s`` its
-    time to the first text (streamed calls only)."""
+    time to the first text (streamed calls only); ``cost_usd`` is priced for the
+    served model and tier, from ``price_source``."""
     row.content = completion.content
+    row.served_model = completion.response_model
+    row.service_tier = completion.service_tier
+    row.price_source = price_source
     row.usage = completion.usage
     row.finish_reason = completion.finish_reason
     row.request_id = completion.request_id
@@ -174,7 +199,9 @@ def served(row: Row, entry: Entry) -> None:
     c = entry.completion
     row.content, row.usage, row.finish_reason = c.content, c.usage, c.finish_reason
     row.request_id = c.request_id
+    row.served_model, row.service_tier = c.response_model, c.service_tier
     row.latency_s, row.ttft_s, row.cost_usd = entry.latency_s, entry.ttft_s, entry.cost_usd
+    row.price_source = entry.price_source
     row.cached, row.attempts, row.status = True, 0, "ok"
     if row.started_at is None:
         started(row)

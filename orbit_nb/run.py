@@ -134,12 +134,12 @@ class Run:
     def problems(self) -> list[str]:
         """What went amiss without stopping the run: cache or history trouble,
         models without a price."""
-        from .price_data import unknown_note
+        from .price_data import unpriced_notes
 
-        unpriced = unknown_note(
-            {r.request.model.model for r in self.rows if r.status == "ok" and r.cost_usd is None}
+        unpriced = unpriced_notes(
+            r.price_source for r in self.rows if r.status == "ok" and r.cost_usd is None
         )
-        return [*self.notes, *([unpriced] if unpriced else [])]
+        return [*self.notes, *unpriced]
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame (unfinished calls show ``status="pending"``)."""

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from . import cache, retry, rows
 from . import events as ev
-from .bounds import bound_requests
+from .bounds import Cap, budget_bounds, budget_caps, cap_note
 from .cost import cost
 from .errors import BudgetError
 from .formats import usd
-from .price_data import Price, lookup
+from .price_data import priced
 from .retry import call, timed_out
 from .saver import Saver
 
@@ -43,7 +43,6 @@ class Runner:
         self.engine = engine
         self.cancelling = False
         self._providers: dict[str, Provider] = {}
-        self._prices: dict[str, Price | None] = {}  # by model name, looked up once per run
         self._tasks: list[asyncio.Task[None]] = []
         self._saver = Saver(None, run.notes)  # replaced once the cache is open
 
@@ -97,7 +96,6 @@ class Runner:
         built = {n: self.engine.provider(t, plan.limits[n]) for n, t in plan.targets.items()}
         self.engine.hold(built.values())
         self._providers = built
-        self._prices = {m: lookup(m) for m in {r.model.model for r in plan.requests}}
 
     def _finished(self, index: int) -> None:
         row = self.run.rows[index]
@@ -129,8 +127,15 @@ class Runner:
             self._finished(index)
 
     async def _check_budget(self, requests: Sequence[Request]) -> None:
+        """Refuse the run unless its cost bound fits the budget. Without max_tokens,
+        each pending call is first given the cap that bounds its output (see
+        :func:`~orbit_nb.bounds.budget_caps`), and a note says which."""
         budget = self.plan.options.budget or 0.0
-        bounds = await bound_requests(requests, self._providers)
+        pending = [row for row in self.run.rows if row.status == "pending"]
+        caps: list[Cap] = []
+        if self.plan.options.max_tokens is None:
+            requests, caps = await budget_caps(requests, self._providers)
+        bounds = await budget_bounds(requests, self._providers, budget)
         unpriced = sorted({b.request.model.spec for b in bounds if b.max_cost_usd is None})
         if unpriced:
             raise BudgetError(
@@ -143,7 +148,12 @@ class Runner:
                 f"estimated cost {usd(estimate)} (every answer at max_tokens) exceeds "
                 f"budget={usd(budget)}; nothing was sent. Lower max_tokens, "
                 "use fewer prompts or models, or raise the budget"
+                + (f" ({cap_note(caps)})" if caps else "")
             )
+        for row, sent in zip(pending, requests, strict=True):
+            rows.capped(row, sent)
+        if caps:
+            self.run.notes.append(cap_note(caps))
 
     async def _calls(self, pending: Sequence[int]) -> None:
         """Run the calls of rows ``pending``; every row is final when this returns."""
@@ -222,8 +232,9 @@ class Runner:
         def retrying(attempt: int, failure: Failure, wait: float) -> None:
             events.publish(ev.RowRetrying(index, row, attempt, failure, wait))
 
-        def delta(text: str) -> None:
+        def delta(text: str) -> bool:
             events.publish(ev.RowDelta(index, row, text))
+            return events.shows_text  # a live display showed it: no retry may start over
 
         outcome = await call(
             self._sender(provider, row.request),
@@ -234,10 +245,18 @@ class Runner:
             on_text=delta,
         )
         if outcome.completion is not None:
-            price = self._prices.get(row.request.model.model)
-            usage = outcome.completion.usage
-            cost_usd = cost(price, usage)
-            rows.answered(row, outcome.completion, outcome.latency_s, cost_usd, outcome.ttft_s)
+            got = outcome.completion
+            bill = priced(
+                row.request.model.provider,
+                row.request.model.model,
+                got.response_model,
+                row.started_at,
+                got.service_tier or row.request.service_tier,
+                got.inference_geo,
+                got.speed,
+            )
+            cost_usd = cost(bill.price, got.usage)
+            rows.answered(row, got, outcome.latency_s, cost_usd, outcome.ttft_s, bill.source)
         else:
             assert outcome.failure is not None
             rows.failed(

@@ -40,6 +40,7 @@ class Endpoint:
     base_url_envs: tuple[str, ...] = ()
     key_envs: tuple[str, ...] = ()  # tried in order; empty means no key is needed
     concurrency: int = 50  # default in-flight calls; sized for real rate limits
+    price_as: str | None = None  # "provider:model" whose price a registered endpoint's calls take
 
     def base_url(self, environ: Mapping[str, str]) -> str:
         for name in self.base_url_envs:
@@ -155,6 +156,7 @@ def register_endpoint(
     base_url: str,
     api_key_env: str | None = None,
     concurrency: int = 8,
+    price_as: str | None = None,
 ) -> Endpoint:
     """Register an OpenAI-compatible server (Ollama, vLLM, LM Studio) under ``name``.
 
@@ -163,6 +165,11 @@ def register_endpoint(
 
         orbit_nb.register_endpoint("ollama", base_url="http://localhost:11434/v1")
         orbit_nb.compare("hi", ["ollama:llama3.2", "openai:gpt-4o-mini"])
+
+    Its calls have no cost (``cost_usd`` NA): a local server answering as
+    ``gpt-4o`` is not billed at OpenAI's price. ``price_as="openai:gpt-4o-mini"``
+    prices every call like that public model; ``orbit_nb.set_price(model, ...,
+    endpoint=name)`` prices one model.
 
     Registering a name again replaces it; the built-in providers cannot be replaced.
     """
@@ -178,8 +185,15 @@ def register_endpoint(
         raise SpecError(f"api_key_env {api_key_env!r} must be an environment variable name or None")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise SpecError(f"concurrency {concurrency!r} for endpoint {name!r} must be an int >= 1")
+    if price_as is not None:
+        provider, _, model = price_as.partition(":") if isinstance(price_as, str) else ("", "", "")
+        if provider not in {e.name for e in _BUILTIN} or not model:
+            raise SpecError(
+                f"price_as={price_as!r} for endpoint {name!r} must be a public model spec "
+                "such as 'openai:gpt-4o-mini'"
+            )
     keys = (api_key_env,) if api_key_env else ()
-    endpoint = Endpoint(name, "openai", base_url, (), keys, concurrency)
+    endpoint = Endpoint(name, "openai", base_url, (), keys, concurrency, price_as)
     _ENDPOINTS[name] = endpoint
     return endpoint
 

@@ -13,7 +13,20 @@ from typing import Any, Literal
 
 from .errors import ParameterError
 
-__all__ = ["Completion", "ErrorType", "ModelSpec", "Options", "Request", "Row", "Status", "Usage"]
+__all__ = [
+    "SERVICE_TIERS",
+    "Completion",
+    "ErrorType",
+    "ModelSpec",
+    "Options",
+    "Request",
+    "Row",
+    "Status",
+    "Usage",
+]
+
+#: The service tiers a run can ask for (``service_tier=``); ``None`` sends none.
+SERVICE_TIERS = ("default", "flex", "priority")
 
 #: What became of a call: ``pending`` only while the run goes on.
 Status = Literal["pending", "ok", "error", "cancelled", "skipped"]
@@ -101,6 +114,8 @@ class Options:
     concurrency: int | None = None
     timeout: float | None = None
     budget: float | None = None
+    #: Asked of every provider that offers it; the row records the tier that served.
+    service_tier: str | None = field(default=None, metadata=_SENT)
     # Not sent: a streamed answer is the same answer, and shares its cache entry.
     stream: bool = False
 
@@ -128,6 +143,11 @@ class Options:
             object.__setattr__(self, "budget", budget)
         if not isinstance(self.stream, bool):
             raise ParameterError(f"stream={self.stream!r} must be True or False")
+        if self.service_tier is not None and self.service_tier not in SERVICE_TIERS:
+            raise ParameterError(
+                f"service_tier={self.service_tier!r} must be one of "
+                f"{', '.join(map(repr, SERVICE_TIERS))} or None"
+            )
 
     def sent(self) -> dict[str, Any]:
         """The options every request carries, by name (see :class:`Request`)."""
@@ -146,6 +166,7 @@ class Request:
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    service_tier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +178,9 @@ class Usage:
     prompt cache and ``cache_write_tokens`` the part written to it (of which
     ``cache_write_1h_tokens`` went to a one-hour cache). ``output_tokens``
     counts every generated token, reasoning included; ``reasoning_tokens`` is
-    that subset. ``None`` means the API does not report the figure at all.
+    that subset. ``input_audio_tokens`` and ``output_audio_tokens`` are the
+    audio parts of input and output, billed at audio rates where a model has
+    them. ``None`` means the API does not report the figure at all.
     """
 
     input_tokens: int | None = None
@@ -166,6 +189,8 @@ class Usage:
     cache_write_tokens: int | None = None
     cache_write_1h_tokens: int | None = None
     reasoning_tokens: int | None = None
+    input_audio_tokens: int | None = None
+    output_audio_tokens: int | None = None
 
     @property
     def total_tokens(self) -> int | None:
@@ -182,7 +207,14 @@ class Completion:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     request_id: str | None = None
+    #: The model the response names, which may differ from the one asked for.
     response_model: str | None = None
+    #: The tier the response says served it (OpenAI ``service_tier``, Anthropic
+    #: ``usage.service_tier``); None when it says nothing.
+    service_tier: str | None = None
+    #: Anthropic's billing modifiers as the response reports them.
+    inference_geo: str | None = None
+    speed: str | None = None
 
 
 @dataclass(slots=True)
@@ -207,3 +239,7 @@ class Row:
     attempts: int = 0
     request_id: str | None = None
     started_at: datetime | None = None
+    served_model: str | None = None
+    service_tier: str | None = None
+    #: Where the row's price came from, or why it has none.
+    price_source: str | None = None

@@ -479,6 +479,17 @@ def geometry(locator: Locator) -> dict[str, Any]:
     return result
 
 
+def geometries(root: Locator, selector: str) -> list[dict[str, Any]]:
+    """:func:`geometry` of every element under ``root`` that matches ``selector``, all
+    read at one moment (for a display that redraws itself meanwhile)."""
+    root.scroll_into_view_if_needed()
+    found: list[dict[str, Any]] = root.evaluate(
+        f"(root, selector) => [...root.querySelectorAll(selector)].map(el => ({_GEOMETRY})(el))",
+        selector,
+    )
+    return found
+
+
 def luminance(rgb: list[float]) -> float:
     def channel(value: float) -> float:
         c = value / 255

@@ -44,14 +44,35 @@ class Seen:
 
 
 class CannedServer:
-    """Serve queued replies in order (the last one repeats); record requests."""
+    """Serve queued replies in order (the last one repeats); record requests.
+
+    A GET is answered by the reply registered for its target with :meth:`on_get`
+    (a model lookup that may go out alongside queued POSTs), else from the queue.
+    """
 
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
+        self.get_replies: dict[str, Reply] = {}
         self.seen: list[Seen] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.seen.append(
+                    Seen("GET", self.path, dict(self.headers), None, time.monotonic())
+                )
+                reply = server.get_replies.get(self.path)
+                if reply is None:
+                    reply = (
+                        server.replies.popleft() if len(server.replies) > 1 else server.replies[0]
+                    )
+                data = reply.payload()
+                self.send_response(reply.status)
+                self.send_header("content-type", reply.content_type())
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
@@ -88,6 +109,11 @@ class CannedServer:
 
     def queue(self, *replies: Reply) -> CannedServer:
         self.replies.extend(replies)
+        return self
+
+    def on_get(self, target: str, reply: Reply) -> CannedServer:
+        """Answer every GET of ``target`` (path and query) with ``reply``."""
+        self.get_replies[target] = reply
         return self
 
     def __enter__(self) -> CannedServer:

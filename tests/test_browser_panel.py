@@ -1,13 +1,17 @@
-"""orbit_nb.panel() in a real browser: JupyterLab, Debian's chromium, LLMock.
+"""orbit_nb.panel() in a real browser: JupyterLab and Notebook 7, Debian's chromium, LLMock.
 
-One notebook shows ``orbit_nb.panel()``; the test types a prompt, picks three
-models and clicks Run the way a user does. With streaming on (LLMock spacing
-the streamed chunks out), each card's text is seen growing before the card
-finishes: a MutationObserver in the page notes every state each card was
-drawn in, so nothing depends on catching a moment. Then a run held by LLMock
-is cancelled with the Cancel button while a trivial cell runs meanwhile.
-Every text is checked for WCAG AA contrast in JupyterLab Light and Dark.
-Screenshots land in ``tests/artifacts/`` (``lab-panel-*.png``; the README's
+One notebook shows ``orbit_nb.panel()``, in each front-end in turn; the test
+types a prompt, picks three models and clicks Run the way a user does. With
+streaming on (LLMock spacing the streamed chunks out), each card's text is seen
+growing before the card finishes: a MutationObserver in the page notes every
+state each card was drawn in, so nothing depends on catching a moment. Then a
+run held by LLMock is cancelled with the Cancel button while a trivial cell runs
+meanwhile. Every text is checked for WCAG AA contrast in the Light and Dark
+themes. The panel's nodes, marked when it first shows, must be the ones on the
+page after every run (drawn once, updated in place), with typing in the prompt
+box going on through a run's end; and the notebook, saved and reopened without
+its kernel, shows the last run as the result view. Screenshots land in
+``tests/artifacts/`` (``lab-panel-*.png``, ``notebook-panel-*.png``; the README's
 ``docs/panel.png`` is a copy of ``lab-panel-readme.png``).
 """
 
@@ -17,12 +21,14 @@ import dataclasses
 import itertools
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from browser import (
+    UIS,
     NotebookPage,
     chromium_browser,
     close_notebook,
@@ -35,7 +41,7 @@ from browser import (
 )
 from llmock.scenarios import Delay, Match, Reply
 from llmock.testing import LLMockServer
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import Browser, Locator, expect
 
 from orbit_nb.types import Options
 
@@ -78,11 +84,13 @@ CELLS = [
     "p.wait(60)\n"
     "print(None if p.df is None else json.dumps({'rows': sorted(zip(p.df['model_spec'], "
     "p.df['status'])), 'history': len(orbit_nb.history(run_id=p.last_run.run_id))}))",
+    "print(json.dumps(p.controls.prompt.value))",
 ]
-PANEL, TRIVIAL, REPORT = 1, 2, 3
+PANEL, TRIVIAL, REPORT, PROMPT_VALUE = 1, 2, 3, 4
 ROOT = ".orbit-nb-panel"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+RESULT = ".orbit-nb-presult"  # the panel's last run, for where widgets do not render
 SECONDS = re.compile(r"^done in \d+\.\d\d s")
 DOLLARS = re.compile(r"^\$\d[\d,]*\.\d{2,8}$")
 
@@ -104,19 +112,29 @@ def panel_llmock() -> Iterator[LLMockServer]:
 
 
 @pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module", params=UIS)
 def notebook(
-    panel_llmock: LLMockServer, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    chromium: Browser,
+    panel_llmock: LLMockServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[NotebookPage]:
-    """The panel's notebook, run, in JupyterLab on a server and browser of its own."""
+    """The panel's notebook, run, in JupyterLab, then in Notebook 7; each on a server of
+    its own (so with a cache of its own: the second front-end's run is not served from
+    the first's). The panel's nodes are marked as they first show."""
+    ui = request.param
     home, root = tmp_path_factory.mktemp("jupyter-home"), tmp_path_factory.mktemp("notebooks")
-    with (
-        jupyter_lab(mock_env(panel_llmock), home, root) as jupyter,
-        chromium_browser() as browser,
-    ):
-        page = open_notebook(browser, jupyter, "lab", "panel.ipynb", CELLS)
+    with jupyter_lab(mock_env(panel_llmock), home, root) as jupyter:
+        page = open_notebook(chromium, jupyter, ui, "panel.ipynb", CELLS)
         try:
             page.run_all()
             page.cell(PANEL).locator(ROOT).wait_for(timeout=60_000)
+            panel(page).evaluate(_MARK_NODES)
             yield page
         finally:
             close_notebook(page)
@@ -200,6 +218,21 @@ _EXECUTION_COUNT = f"i => {_NOTEBOOK}.content.widgets[i].model.executionCount"
 _ACTIVATE = f"i => {{ {_NOTEBOOK}.content.activeCellIndex = i; }}"
 _IDLE = f"() => {_NOTEBOOK}.sessionContext.session.kernel.status === 'idle'"
 _OUTPUTS = f"i => {_NOTEBOOK}.content.widgets[i].model.outputs.toJSON()"
+_PROMPT_BOX = "textarea[placeholder='Prompt']"
+# The panel's root, prompt box and Run button as first drawn, kept to compare with
+# what the page holds later.
+_MARK_NODES = f"""root => {{
+  window.__orbit_nodes = {{root, prompt: root.querySelector("{_PROMPT_BOX}"),
+    run: [...root.querySelectorAll('button')].find(b => b.textContent.trim() === 'Run')}};
+}}"""
+_SAME_NODES = f"""() => {{
+  const marked = window.__orbit_nodes;
+  const roots = [...document.querySelectorAll('{ROOT}')];
+  return {{panels: roots.length, same: roots[0] === marked.root,
+          prompts: document.querySelectorAll("{ROOT} {_PROMPT_BOX}").length,
+          connected: Object.keys(marked).filter(k => marked[k] && marked[k].isConnected).sort(),
+          focused: document.activeElement === marked.prompt}};
+}}"""
 
 # Notes each card's state whenever the panel's cell changes: model, status line and
 # the length of the streamed text shown (null once the final answer replaced it).
@@ -364,15 +397,22 @@ def test_three_finished_cards_and_the_cost_table(streamed: Streamed) -> None:
 
 
 def test_saved_output_holds_the_last_result_as_static_html(streamed: Streamed) -> None:
-    page = streamed.notebook.page
-    outputs = page.evaluate(_OUTPUTS, PANEL)
-    assert len(outputs) == 1, [list(o.get("data", {})) for o in outputs]
-    data = outputs[0]["data"]
-    assert WIDGET in data, list(data)  # the live panel ...
-    static = "".join(data["text/html"])  # ... and the result view for where widgets can't go
+    notebook = streamed.notebook
+    outputs = notebook.page.evaluate(_OUTPUTS, PANEL)
+    assert len(outputs) == 2, [list(o.get("data", {})) for o in outputs]
+    live, result = (o["data"] for o in outputs)
+    assert WIDGET in live, list(live)  # the live panel ...
+    assert WIDGET not in result, list(result)  # ... and the result view, for where it can't go
+    static = "".join(result["text/html"])
     assert "orbit-nb-view" in static and all(m in static for m in MODELS), static[:300]
     assert "Usage and cost" in static
-    assert panel(streamed.notebook).count() == 1  # one live panel after the update
+    # While the panel is live, that copy is hidden (the cards show the same).
+    copy = notebook.cell(PANEL).locator(RESULT)
+    assert copy.count() == 1 and copy.locator(".orbit-nb-view").count() == 1
+    assert copy.is_hidden()
+    room = copy.evaluate("el => el.closest('.jp-OutputArea-child').getBoundingClientRect().height")
+    assert room == 0, f"the hidden copy takes {room} px under the panel"
+    assert panel(notebook).count() == 1  # one live panel after the update
 
 
 def test_cancel_stops_a_slow_run_while_a_cell_runs_meanwhile(
@@ -427,3 +467,62 @@ def test_every_text_is_readable(streamed: Streamed, theme: str) -> None:
         assert _shades_of(theme, shades), sorted(shades)
     finally:
         notebook.set_theme(THEMES["light"])  # the theme is a user setting the UIs share
+
+
+def test_runs_leave_the_panel_in_place_and_typing_in_the_prompt_box(notebook: NotebookPage) -> None:
+    """After every run so far, and through one more: the same panel, controls and prompt
+    box on the page (none drawn again, no copy left behind), the prompt box keeping the
+    focus while a run ends."""
+    page = notebook.page
+    root = panel(notebook)
+    prompt = root.get_by_placeholder("Prompt", exact=True)
+    start_run(notebook, "Name a prime", [FAST])
+    # Back to the prompt box (the panel has no key to run it) while the answer streams in.
+    prompt.click()
+    page.keyboard.press("End")
+    page.keyboard.type(" number")
+    assert not status(notebook, FAST).startswith("done"), status(notebook, FAST)
+    wait_for_status(notebook, FAST, "done", timeout=90)
+    expect(root.get_by_role("button", name="Run")).to_be_enabled(timeout=30_000)
+    assert SECONDS.match(status(notebook, FAST)), status(notebook, FAST)
+    nodes = page.evaluate(_SAME_NODES)
+    assert nodes == {
+        "panels": 1,
+        "same": True,
+        "prompts": 1,
+        "connected": ["prompt", "root", "run"],
+        "focused": True,
+    }, nodes
+    page.keyboard.type(" please")  # the keys still go to the prompt box
+    expect(prompt).to_have_value("Name a prime number please")
+    assert cards(notebook).count() == 1
+    assert json.loads(run_cell(notebook, PROMPT_VALUE)) == "Name a prime number please"
+
+
+def test_saved_and_reopened_without_its_kernel_it_shows_the_last_run(
+    notebook: NotebookPage, chromium: Browser
+) -> None:
+    """The notebook, saved and opened again: the panel's widgets are gone with the
+    kernel that made them, and the last run shows as the result view."""
+    page, server = notebook.page, notebook.server
+    notebook.command("docmanager:save")
+    page.wait_for_function(f"() => !{_NOTEBOOK}.context.model.dirty", timeout=30_000)
+    name = f"reopened-{notebook.ui}.ipynb"
+    shutil.copy(server.root / notebook.name, server.root / name)
+    context = chromium.new_context(viewport=page.viewport_size)
+    try:
+        reopened = NotebookPage(context.new_page(), server, notebook.ui, name)
+        reopened.page.goto(server.page_url(notebook.ui, name))
+        reopened.wait_for_kernel()
+        cell = reopened.cell(PANEL)
+        view = cell.locator(f"{RESULT} .orbit-nb-view")
+        view.wait_for(timeout=60_000)
+        assert view.is_visible() and cell.locator(ROOT).count() == 0
+        assert view.locator(".orbit-nb-card").count() == 1
+        assert view.locator("th.orbit-nb-model").all_inner_texts() == [FAST]
+        assert view.locator("h3").inner_text() == "In short"  # the answer, rendered
+        assert view.locator(".orbit-nb-costs table").is_visible()
+        assert low_contrast(view) == []
+        reopened.screenshot("panel-reopened", cell)
+    finally:
+        context.close()

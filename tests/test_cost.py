@@ -66,7 +66,7 @@ def test_the_threshold_itself_is_still_the_base_tier() -> None:
     assert cost(TIERED, above) == exactly((200_001 * 6.0 + 100 * 22.5) * M)
 
 
-def test_missing_cache_rates_fall_back() -> None:
+def test_unknown_cache_rates_make_the_cost_unknown_not_input_priced() -> None:
     usage = Usage(
         input_tokens=1_000,
         cached_input_tokens=300,
@@ -74,9 +74,14 @@ def test_missing_cache_rates_fall_back() -> None:
         cache_write_1h_tokens=200,
         output_tokens=10,
     )
-    # No cache rates at all: reads and writes are billed as input.
+    # No cache rates at all: billing reads at the input rate would be 10x too
+    # much for a Claude model, so the cost is unknown instead of wrong.
     plain = Price(input=2.0, output=8.0)
-    assert cost(plain, usage) == exactly((1_000 * 2.0 + 10 * 8.0) * M)
+    assert cost(plain, usage) is None
+    # The same price without cache traffic is fine.
+    assert cost(plain, Usage(input_tokens=1_000, output_tokens=10)) == exactly(
+        (1_000 * 2.0 + 10 * 8.0) * M
+    )
     # A 5-minute write rate only: the 1-hour writes are billed at it too.
     five_minutes = Price(input=2.0, output=8.0, cached_input=0.5, cache_write=2.5)
     expected = (200 * 2.0 + 300 * 0.5 + 500 * 2.5 + 10 * 8.0) * M
@@ -91,5 +96,18 @@ def test_unknown_price_or_counts_cost_nothing_known() -> None:
 
 
 def test_a_free_model_costs_zero() -> None:
-    free = Price(input=0.0, output=0.0)
+    free = Price(input=0.0, output=0.0, cached_input=0.0)
     assert cost(free, Usage(input_tokens=5_000, cached_input_tokens=10, output_tokens=9)) == 0.0
+
+
+def test_audio_tokens_are_billed_at_the_audio_rates() -> None:
+    # gpt-4o-audio-like: text $2.50/$10, audio $40/$80 per MTok.
+    price = Price(input=2.5, output=10.0, cached_input=1.25, input_audio=40.0, output_audio=80.0)
+    usage = Usage(
+        input_tokens=1_000, input_audio_tokens=400, output_tokens=300, output_audio_tokens=100
+    )
+    expected = (600 * 2.5 + 400 * 40.0 + 200 * 10.0 + 100 * 80.0) * M
+    assert expected == exactly(0.0275)
+    assert cost(price, usage) == exactly(expected)
+    # A price without audio rates bills audio as text.
+    assert cost(Price(input=2.5, output=10.0), usage) == exactly((1_000 * 2.5 + 300 * 10.0) * M)

@@ -19,7 +19,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
-from importlib import resources
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import orbit_nb
 from orbit_nb.cost import cost
 from orbit_nb.errors import ParameterError
 from orbit_nb.frame import cost_table, project_cost, side_by_side, summary, to_frame
-from orbit_nb.price_data import ENV_VAR, lookup, reset_prices, unknown_note
+from orbit_nb.price_data import ENV_VAR, lookup, priced, reset_prices
 from orbit_nb.price_data import prices as prices_frame
 from orbit_nb.price_data import table as load_prices
 from orbit_nb.types import ModelSpec, Request, Row, Usage
@@ -254,7 +254,7 @@ def test_cost_table_unknown_price_is_na_not_zero() -> None:
         make_row("p0", "ollama:llama3.2", usage=MINI_USAGE),
         make_row("p1", "ollama:llama3.2", usage=MINI_USAGE),
     ]
-    assert "'llama3.2'" in (unknown_note(["llama3.2"]) or "")
+    assert priced("ollama", "llama3.2").source.startswith("unpriced: endpoint 'ollama'")
     table = cost_table(to_frame(rows))
     row = table.loc["ollama:llama3.2"]
     assert row["calls"] == 2 and row["input_tokens"] == 18 and row["output_tokens"] == 6
@@ -409,8 +409,8 @@ def test_tables_are_public(df: pd.DataFrame) -> None:
 
 
 def shipped_as_of() -> str:
-    text = resources.files("orbit_nb").joinpath("data/prices.json").read_text("utf-8")
-    return str(json.loads(text)["as_of"])
+    """The prices shown are today's (the library keeps every price by date)."""
+    return datetime.now(UTC).date().isoformat()
 
 
 def test_prices_table() -> None:
@@ -437,17 +437,23 @@ def test_prices_table() -> None:
         10.0,
         1.25,
     )
-    assert pd.isna(gpt["cache_write"]) and pd.isna(gpt["long_context_threshold"])
+    # No cache-write rate of its own: writes are billed as input, as shown.
+    assert gpt["cache_write"] == 2.5 and pd.isna(gpt["long_context_threshold"])
+    assert gpt["source"] == orbit_nb.price_data.library()
     assert table.loc["claude-haiku-4-5", "cache_write_1h"] == 2.0
     assert table.loc["gemini-2.5-pro", "long_context_threshold"] == 200_000
+    # A dated snapshot with its own price is its own row, at its own rates.
+    assert table.loc["gpt-4o-2024-05-13", ["input", "output"]].tolist() == [5.0, 15.0]
 
 
 def test_set_price_overrides_a_shipped_price() -> None:
     orbit_nb.set_price("gpt-4o", input=1.0, output=2.0)
-    # No cached rate given: cached input is billed at the input rate.
-    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx((2000 * 1.0 + 500 * 2.0) * M)
+    # No cached rate given: it keeps gpt-4o's own ratio (cached input at half the
+    # input rate), never the full input rate.
+    expected = (500 * 1.0 + 1500 * 0.5 + 500 * 2.0) * M
+    assert model_cost("gpt-4o", OPENAI_USAGE) == pytest.approx(expected)
     # A dated snapshot of the model finds the override too.
-    assert model_cost("gpt-4o-2024-08-06", OPENAI_USAGE) == pytest.approx(3000 * M)
+    assert model_cost("gpt-4o-2024-08-06", OPENAI_USAGE) == pytest.approx(expected)
     row = orbit_nb.prices().loc["gpt-4o"]
     assert row["overridden"] and row["source"] == "set_price()" and row["provider"] == "openai"
     assert lookup("gpt-4o-mini") is not None  # others untouched
@@ -465,20 +471,22 @@ def test_set_price_with_cache_rates() -> None:
     )  # fmt: skip
     expected = (50 * 2 + 2000 * 0.2 + 400 * 2.5 + 600 * 4 + 300 * 10) * M
     assert model_cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(expected)
-    # Without a 1h rate, 1h writes are billed at the 5m write rate.
+    # Rates left out keep Claude's documented ratios to the input rate: reads
+    # 0.1x (not the full input rate, 10x too much), 1-hour writes 2x.
     orbit_nb.set_price("claude-haiku-4-5", input=2, output=10, cache_write=2.5)
-    expected = (50 * 2 + 2000 * 2 + 1000 * 2.5 + 300 * 10) * M
     assert model_cost("claude-haiku-4-5", ANTHROPIC_USAGE) == pytest.approx(expected)
+    orbit_nb.set_price("claude-next-7", input=2, output=10)
+    assert model_cost("claude-next-7", ANTHROPIC_USAGE) == pytest.approx(expected)
 
 
 def test_set_price_adds_an_unknown_model() -> None:
-    assert "'my-model'" in (unknown_note(["my-model"]) or "")
+    assert priced("openai", "my-model").source.startswith("unpriced: genai-prices")
     assert lookup("my-model") is None
 
     orbit_nb.set_price("my-model", input=0.5, output=1.5)
-    priced = make_row("p0", "ollama:my-model", usage=MINI_USAGE)
-    assert unknown_note(["my-model"]) is None  # known now: no warning
-    frame = to_frame([priced])
+    assert priced("openai", "my-model").source == "set_price()"  # known now: no warning
+    row = make_row("p0", "ollama:my-model", usage=MINI_USAGE)
+    frame = to_frame([row])
     assert frame.loc[0, "cost_usd"] == pytest.approx((9 * 0.5 + 3 * 1.5) * M)
     row = orbit_nb.prices().loc["my-model"]
     assert row["overridden"] and pd.isna(row["provider"])
@@ -543,7 +551,8 @@ def test_user_price_file_overrides_and_adds(
     assert table.loc["gpt-4o", "source"] == "our contract"
     assert table.loc["gpt-4o", "as_of"] == "2027-01-15"  # the file's date
     assert table.loc["house-model", "input"] == 0.4
-    assert table["overridden"][table["overridden"]].index.tolist() == ["gpt-4o", "house-model"]
+    overridden = table["overridden"][table["overridden"]].index.tolist()
+    assert overridden == ["gpt-4o", "house-model", "house-model-v2"]  # an alias is a row too
 
     # set_price wins over the file.
     orbit_nb.set_price("house-model", input=1, output=1)

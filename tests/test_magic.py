@@ -11,6 +11,7 @@ cache); the tests of IPython's config get fresh kernels of their own.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,7 +93,11 @@ def defined(kernel: Kernel, var: str) -> bool:
 
 def completions(llmock: LLMock) -> list[RequestRecord]:
     """Requests that asked for an answer (not the free token-count endpoints)."""
-    return [r for r in llmock.requests if "count" not in r.path.lower()]
+    return [
+        r
+        for r in llmock.requests
+        if not r.path.lower().endswith(("count_tokens", ":counttokens", "/input_tokens"))
+    ]
 
 
 def prompt_of(record: RequestRecord) -> str:
@@ -396,6 +401,133 @@ def test_a_quick_run_shows_the_result_without_progress(kernel: Kernel, llmock: L
     assert not cell.outputs("update_display_data")
 
 
+# -- streamed runs: live cards ------------------------------------------------------
+
+#: A streamed answer: LLMock sends it a word a chunk, with markup that must stay text.
+LIVE_ANSWER = "<script>window.__orbit_xss=1</script> <img src=x onerror=alert(1)> " + " ".join(
+    f"word{i}" for i in range(24)
+)
+LIVE_PACE_MS = 120  # between chunks: each answer streams for about three seconds
+# A live card's status line, and its streamed text while it has one.
+_CARD = re.compile(
+    r"role='status'>(.*?)</div>(?:<div class='orbit-nb-answer orbit-nb-pcard-live'>(.*?)</div>)?",
+    re.S,
+)
+
+
+def live_displays(cell: Cell) -> list[dict[str, Any]]:
+    """What the live cards showed, in order: the display and its updates until the end."""
+    shown = cell.outputs("display_data", "update_display_data")
+    return [c["data"] for c in shown if "orbit-nb-live" in c["data"].get("text/html", "")]
+
+
+def live_cards(html: str) -> list[tuple[str, str]]:
+    """Each card of a live display, in the grid's order: its status and streamed text."""
+    return _CARD.findall(html)
+
+
+def test_a_streamed_cell_shows_its_answers_growing_then_the_result(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    llmock.pace(LIVE_PACE_MS)
+    llmock.reply(LIVE_ANSWER, times=None)
+    cell = ok(orbit(kernel, f"-m {ALL} --stream --no-cache -o live", "live: count slowly."))
+
+    (first,) = cell.outputs("display_data")
+    updates = cell.outputs("update_display_data")
+    assert all(display_id(u) == display_id(first) for u in updates)
+    live = live_displays(cell)
+    assert live and live[0] == first["data"], "the first display is the live cards"
+    # Laid out like the result view: a column per model, a row for the prompt.
+    html = live[-1]["text/html"]
+    for spec in ALL.split(","):
+        assert f"scope='col'>{spec}</th>" in html
+    assert html.count("<div class='orbit-nb-card orbit-nb-pcard'>") == 3
+    classes = {c for attr in re.findall(r"class='([^']*)'", html) for c in attr.split()}
+    assert all(c.startswith("orbit-nb") for c in classes - {"mathjax_ignore", "tex2jax_ignore"})
+    for rule in re.findall(
+        r"([^{}]+)\{[^{}]*\}", "".join(re.findall(r"<style>(.*?)</style>", html))
+    ):
+        assert all(".orbit-nb" in selector for selector in rule.split(",")), rule  # scoped
+    # Each card's text grew while it streamed: drawn more than once, never shrinking.
+    drawn = [live_cards(d["text/html"]) for d in live]
+    for column in range(3):
+        lengths = [len(c[column][1]) for c in drawn if c[column][0] == "streaming"]
+        assert len(set(lengths)) >= 2 and lengths == sorted(lengths), (column, lengths)
+    statuses = {status for cards in drawn for status, _ in cards}
+    assert statuses <= {"queued", "running", "streaming"} | {
+        s for s in statuses if s.startswith("done in ")
+    }, statuses
+    # Drawn about ten times a second at most (a busy machine draws less often).
+    assert len(live) <= 10 * cell.seconds + 3, (len(live), cell.seconds)
+    # Model output is text: escaped in every update.
+    for data in live:
+        assert "<script" not in data["text/html"] and "<img" not in data["text/html"]
+    texts = [text for cards in drawn for _, text in cards]
+    assert any("&lt;script&gt;window.__orbit_xss=1" in t for t in texts), texts
+    assert any("streaming: " in d["text/plain"] for d in live), live[-1]["text/plain"]
+
+    final = updates[-1]["data"]  # the result view replaces the live cards
+    assert "orbit-nb-live" not in final["text/html"] and "orbit-nb-grid" in final["text/html"]
+    assert final["text/plain"].startswith("result in live\n3 calls · 3 ok · 0 errors")
+    rows = frame(kernel, "live", "status", "attempts", "content")
+    assert [(r["status"], r["attempts"], r["content"]) for r in rows] == [
+        ("ok", 1, LIVE_ANSWER)
+    ] * 3
+
+
+def test_a_stream_broken_after_the_live_cards_showed_text_is_not_retried(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    llmock.pace(LIVE_PACE_MS)
+    llmock.reply(LIVE_ANSWER, times=None)
+    llmock.truncate(after_chunks=8, provider="openai")
+    ok(orbit(kernel, f"-m {OPENAI} --stream --no-cache -o cut", "live: cut short."))
+    (row,) = frame(kernel, "cut", "status", "error_type", "attempts", "content", "error_message")
+    assert (row["status"], row["error_type"], row["attempts"]) == ("error", "truncated", 1), row
+    assert row["content"] and LIVE_ANSWER.startswith(row["content"]), row
+    assert "not retried: that text had been shown" in row["error_message"], row
+    assert len(completions(llmock)) == 1
+
+
+def test_compare_streamed_in_a_cell_shows_live_cards_then_its_final_line(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    llmock.pace(LIVE_PACE_MS)
+    llmock.reply(LIVE_ANSWER, times=None)
+    code = f"cmp_live = orbit_nb.compare('live compare', {ALL!r}, stream=True, cache=False)"
+    cell = ok(kernel.execute(code))
+    (first,) = cell.outputs("display_data")
+    assert "orbit-nb-live" in first["data"]["text/html"]
+    assert any(text for d in live_displays(cell) for _, text in live_cards(d["text/html"]))
+    final = cell.outputs("update_display_data")[-1]["data"]
+    assert final["text/plain"].startswith("done: 3/3 calls"), final
+    assert "text/html" not in final
+    assert {r["status"] for r in frame(kernel, "cmp_live", "status")} == {"ok"}
+
+
+def test_a_streamed_background_cell_shows_live_cards_then_the_result(
+    kernel: Kernel, llmock: LLMock
+) -> None:
+    llmock.pace(LIVE_PACE_MS)
+    llmock.reply(LIVE_ANSWER, times=None)
+    cell = ok(orbit(kernel, f"--background --stream -m {OPENAI} --no-cache -o bgs", "bg live."))
+    assert "bgs" in cell.stdout
+    (shown,) = cell.outputs("display_data")
+    assert "orbit-nb-live" in shown["data"]["text/html"]
+    assert shown["data"]["text/plain"].startswith("background → bgs · ")
+    msg = kernel.wait_for(
+        lambda m: (
+            m["msg_type"] == "update_display_data"
+            and display_id(m["content"]) == display_id(shown)
+            and "orbit-nb-view" in m["content"]["data"].get("text/html", "")
+        ),
+        60.0,
+    )
+    assert msg["content"]["data"]["text/plain"].startswith("result in bgs\n1 calls · 1 ok")
+    assert frame(kernel, "bgs", "status", "content") == [{"status": "ok", "content": LIVE_ANSWER}]
+
+
 @pytest.mark.parametrize("command", ["models", "prices", "jobs", "history 1"])
 def test_line_magic_tables_have_html_and_plain_text(kernel: Kernel, command: str) -> None:
     (result,) = ok(kernel.execute(f"%orbit {command}")).outputs("execute_result")
@@ -678,3 +810,16 @@ def test_loading_the_extension_imports_the_sdks_in_the_background(
     while not configured_kernel.evaluate(wanted):
         assert time.monotonic() < deadline, "the SDKs were never imported"
         time.sleep(0.2)
+
+
+def test_service_tier_is_asked_for_and_priced(kernel: Kernel, llmock: LLMock) -> None:
+    # gpt-5.4-mini has a flex price; LLMock does not say which tier served, so the
+    # row is priced at the tier asked for, and price_source says so.
+    spec = "openai:gpt-5.4-mini"
+    ok(orbit(kernel, f"-m {spec} --service-tier flex --no-cache -o tiered", "tier: flex."))
+    (sent,) = [r for r in completions(llmock) if r.provider == "openai"]
+    assert sent.body["service_tier"] == "flex"
+    (row,) = frame(kernel, "tiered", "status", "price_source")
+    assert row["status"] == "ok" and "flex price" in row["price_source"]
+    error = kernel.execute("%%orbit --service-tier cheap\nhi")
+    assert_one_line_usage_error(error, "service_tier='cheap'")

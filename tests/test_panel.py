@@ -1,6 +1,8 @@
 """orbit_nb.panel(): its controls and their presets, runs started from the Run button
-against a real LLMock, Cancel, and the cards drawn from a run's events. (What it
-looks like and how it behaves in JupyterLab is checked by test_browser_panel.py.)"""
+against a real LLMock, Cancel, and the cards drawn from a run's events; in a real
+kernel, what the panel shows and updates (its widget tree once, its last run as a
+result view that a saved notebook keeps). (What it looks like and how it behaves
+in JupyterLab and Notebook 7 is checked by test_browser_panel.py.)"""
 
 from __future__ import annotations
 
@@ -8,12 +10,18 @@ import dataclasses
 import html
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import ipywidgets
+import nbformat
 import pytest
 from llmock.pytest_plugin import LLMock
 from llmock.scenarios import Delay, Match, Reply
+from llmock.testing import LLMockServer
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
 
 import orbit_nb
 from orbit_nb import events as ev
@@ -23,9 +31,12 @@ from orbit_nb.notebook.widgets import Panel
 from orbit_nb.providers.base import Failure
 from orbit_nb.types import ModelSpec, Options, Request, Row, Usage
 
+from kernel import Kernel, kernel_env, start_kernel
+
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 WAIT = 60.0  # seconds a run against LLMock may take on a busy machine (a second when idle)
 STREAMS = "stream" in {f.name for f in dataclasses.fields(Options)}
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def card(p: Panel, spec: str) -> str:
@@ -248,6 +259,140 @@ def test_streamed_text_grows_in_its_card_at_most_ten_draws_a_second(llmock: LLMo
     assert len(widget_values) < 60
     assert status(p, "openai:gpt-4o-mini").startswith("done in ")
     assert "first text" in status(p, "openai:gpt-4o-mini")
+
+
+# -- built once, updated in place --------------------------------------------------------------
+
+
+def widget_ids(root: ipywidgets.Widget, cards: ipywidgets.Box) -> list[str]:
+    """The model ids of ``root`` and every widget under it, depth first, leaving out the
+    cards (the children of ``cards``, one set per run)."""
+    ids = [root.model_id]
+    if root is not cards:
+        for child in getattr(root, "children", ()):
+            ids += widget_ids(child, cards)
+    return ids
+
+
+def test_two_runs_change_what_the_panel_shows_not_its_widgets(llmock: LLMock) -> None:
+    llmock.add(Reply(text="An answer.", times=None))
+    p = orbit_nb.panel(MODELS[:2], prompt="First?", stream=False)
+    c = p.controls
+    c.system.value, c.temperature.value = "Be brief.", "0.3"  # what a user typed
+    root, children, tree = p.widget, p.widget.children, widget_ids(p.widget, p._cards)
+    assert len(tree) > 15 and c.prompt.model_id in tree and c.run.model_id in tree
+    drawn: list[ipywidgets.Widget] = []
+    for prompt in ("First?", "Second?"):
+        c.prompt.value = prompt
+        c.run.click()
+        drawn += p._cards.children
+        assert p.wait(WAIT)
+        assert p.last_run is not None and p.last_run.state == "done"
+        assert widget_ids(p.widget, p._cards) == tree
+        assert p.widget is root and p.widget.children == children
+    assert (c.prompt.value, c.system.value, c.temperature.value) == ("Second?", "Be brief.", "0.3")
+    assert c.models.value == tuple(MODELS[:2])
+    assert not c.run.disabled and c.cancel.disabled
+    # The first run's cards were closed when the second began; the second's are shown.
+    first, second = drawn[:2], drawn[2:]
+    assert len(second) == 2 and p._cards.children == tuple(second)
+    assert all(w.comm is None for w in first) and all(w.comm is not None for w in second)
+    assert all(status(p, m).startswith("done") for m in MODELS[:2])
+    assert "Usage and cost" in p._costs.value
+    result = p._repr_mimebundle_()["text/html"]
+    assert "Second?" in result and "First?" not in result
+
+
+# -- in a kernel: what the panel shows, and what a saved notebook keeps ----------------------
+
+TWO = ["openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
+ANSWER = "Two is the only even prime."
+SHOW_PANEL = f"import orbit_nb\np = orbit_nb.panel({TWO!r}, prompt='First?', stream=False)\np"
+IDS = (
+    "[w.model_id for w in (p.widget, p.controls.prompt, p.controls.models, p.controls.run,"
+    " p.controls.cancel, p._cards, p._costs, p._message)]"
+)
+
+
+@pytest.fixture
+def kernel(llmock_server: LLMockServer, tmp_path: Path) -> Iterator[Kernel]:
+    with start_kernel(kernel_env(llmock_server, tmp_path / "cache")) as kernel:
+        yield kernel
+
+
+@pytest.mark.timeout(240)  # a fresh kernel imports the SDKs; a busy machine is slow
+def test_in_a_kernel_the_panel_is_shown_once_and_runs_update_only_its_result(
+    llmock: LLMock, kernel: Kernel
+) -> None:
+    llmock.add(Reply(text=ANSWER, times=None))
+    shown = kernel.execute(SHOW_PANEL, timeout=WAIT)
+    assert shown.status == "ok", shown.reply
+    live, result = shown.outputs("display_data")
+    assert live["data"][WIDGET]["model_id"] == kernel.evaluate("p.widget.model_id")
+    assert "display_id" not in live.get("transient", {})  # nothing can update it
+    assert "need a running kernel" in live["data"]["text/html"]
+    display_id = result["transient"]["display_id"]
+    assert WIDGET not in result["data"] and "no run yet" in result["data"]["text/html"]
+    before = kernel.evaluate(IDS)
+    messages = []
+    for prompt in ("First?", "Second?"):
+        run = f"p.controls.prompt.value = {prompt!r}\np.start()\nprint(p.wait({WAIT}))"
+        cell = kernel.execute(run, timeout=WAIT + 30)
+        assert cell.stdout.strip() == "True", cell.text
+        assert not cell.outputs("display_data", "execute_result")  # nothing new shown
+        messages += cell.messages
+    assert kernel.evaluate("p.last_run.state") == "done"
+    kinds = ("update_display_data", "display_data")
+    updates = [m["content"] for m in messages + kernel.stray if m["msg_type"] in kinds]
+    # One update per run, each of the result's output, none of the panel's.
+    assert [u["transient"]["display_id"] for u in updates] == [display_id] * 2
+    assert [WIDGET in u["data"] for u in updates] == [False, False]
+    first, second = (u["data"]["text/html"] for u in updates)
+    assert "orbit-nb-view" in first and "First?" in first and ANSWER in first
+    assert "Second?" in second and "First?" not in second
+    assert kernel.evaluate(IDS) == before  # the same widgets, after two runs
+
+
+@pytest.mark.timeout(240)
+def test_a_saved_notebook_keeps_the_last_run_as_the_result_view(
+    llmock: LLMock, llmock_server: LLMockServer, tmp_path: Path
+) -> None:
+    llmock.add(Reply(text=ANSWER, times=None))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell(SHOW_PANEL),
+        nbformat.v4.new_code_cell(f"p.start()\nassert p.wait({WAIT}), 'the run did not end'"),
+    ]
+    client = NotebookClient(
+        nb,
+        timeout=int(WAIT) + 30,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute(env=kernel_env(llmock_server, tmp_path / "cache"))
+    path = tmp_path / "panel.ipynb"
+    nbformat.write(nb, path)
+    saved = nbformat.read(path, as_version=4)
+    nbformat.validate(saved)
+    live, result = saved.cells[0].outputs
+    assert WIDGET in live.data and "need a running kernel" in live.data["text/html"]
+    assert WIDGET not in result.data
+    view = result.data["text/html"]
+    assert "orbit-nb-view" in view and "Usage and cost" in view
+    assert ANSWER in view and all(m in view for m in TWO)
+    assert ANSWER in result.data["text/plain"]
+    # An HTML export where the widgets' state was not saved (a front-end's default):
+    # the note in place of the controls, and the last run as the result view.
+    saved.metadata.pop("widgets", None)
+    page, _ = HTMLExporter().from_notebook_node(saved)
+    assert "need a running kernel" in page and ANSWER in page
+    assert "orbit-nb-view" in page and "Usage and cost" in page
+    assert "application/vnd.jupyter.widget-view+json" not in page
 
 
 # -- the cards, from events -------------------------------------------------------------------

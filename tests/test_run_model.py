@@ -48,6 +48,7 @@ def test_every_sent_option_is_a_request_field_and_in_the_cache_key() -> None:
         "system": "be brief",
         "temperature": 0.5,
         "max_tokens": 7,
+        "service_tier": "flex",
     }
     assert set(changed) == request_fields - {"prompt_id"}
     for name, value in changed.items():

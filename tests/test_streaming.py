@@ -3,9 +3,11 @@ and the documented shapes, time to first token, usage and cost equal to the
 unstreamed call's, RowDelta events, the shared cache, and streams that break.
 
 A stream that breaks (LLMock's stream faults: disconnect, truncate, stall, a
-malformed chunk) is an error row, never a short answer. Before any of its text
-has arrived it is retried like a dropped connection; after that it is not (the
-text shown never starts over), and the row keeps the text that arrived.
+malformed chunk) is an error row, never a short answer. It is retried like a
+dropped connection (its partial text dropped) unless part of its text was
+shown: with a listener that shows text subscribed (the panel, a streamed run's
+live cards) it is not retried once text has arrived (the text shown never
+starts over), and the row keeps the text that arrived.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ STALL_LIMIT, STALL_S = 1.5, 8.0
 PACE_MS = 50
 #: The verdict findings that would mean a broken stream was taken for an answer.
 ACCEPTED = {"truncated_stream_accepted", "malformed_chunk_ignored"}
+#: start()'s keywords for a listener that shows streamed text as it arrives.
+SHOWN: dict[str, Any] = {"on_event": lambda _: None, "shows_text": True}
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -85,20 +89,33 @@ def fault(llmock: LLMock, kind: str, provider: str, after_chunks: int) -> None:
 Seen = list[tuple[str, ev.Event]]
 
 
-def streamed(prompts: Any, models: list[str], **options: Any) -> tuple[pd.DataFrame, Seen]:
+def streamed(
+    prompts: Any, models: list[str], *, shows_text: bool = False, **options: Any
+) -> tuple[pd.DataFrame, Seen]:
     """Run with ``stream=True`` (and no cache); the frame, and every event with the
-    name of the thread it came on."""
+    name of the thread it came on. ``shows_text=True``: the listener subscribes as a
+    display does, one that shows the text as it arrives."""
     seen: Seen = []
 
     def listen(event: ev.Event) -> None:
         seen.append((threading.current_thread().name, event))
 
-    run = start(prompts, models, Options(stream=True, cache=False, **options), on_event=listen)
+    options = {"cache": False, **options}
+    run = start(
+        prompts, models, Options(stream=True, **options), on_event=listen, shows_text=shows_text
+    )
     return run.wait(), seen
 
 
 def deltas(seen: Seen, index: int) -> list[str]:
     return [e.text for _, e in seen if isinstance(e, ev.RowDelta) and e.index == index]
+
+
+def last_attempt(seen: Seen, index: int) -> list[ev.Event]:
+    """Row ``index``'s events after its last retry (all of them if it had none)."""
+    mine = [e for _, e in seen if getattr(e, "index", None) == index]
+    retries = [i for i, e in enumerate(mine) if isinstance(e, ev.RowRetrying)]
+    return mine[retries[-1] + 1 :] if retries else mine
 
 
 def settled(llmock: LLMock, count: int, faults: int = 0) -> list[RequestRecord]:
@@ -223,8 +240,8 @@ def test_streamed_and_unstreamed_calls_share_one_cache_entry(llmock: LLMock) -> 
 def test_a_broken_stream_is_not_cached(llmock: LLMock) -> None:
     scripted(llmock)
     llmock.truncate(after_chunks=AFTER_TEXT, provider="openai")
-    broken = orbit_nb.compare("cut short", ["openai:gpt-4o-mini"], stream=True)
-    assert broken["status"].iloc[0] == "error"
+    shown = start("cut short", ["openai:gpt-4o-mini"], Options(stream=True), **SHOWN)
+    assert shown.wait()["status"].iloc[0] == "error"  # shown, so not retried
     whole = orbit_nb.compare("cut short", ["openai:gpt-4o-mini"], stream=True)
     row = whole.iloc[0]
     assert (row["status"], row["cached"], row["content"]) == ("ok", False, TEXT)
@@ -263,28 +280,61 @@ def test_a_stream_broken_before_any_text_is_retried(
 
 
 @pytest.mark.parametrize("kind", list(ERROR_TYPES))
-def test_a_stream_broken_after_text_is_an_error_row_keeping_that_text(
+def test_a_stream_broken_after_text_nobody_saw_is_retried_to_the_whole_answer(
     llmock: LLMock, stall_limit: float, kind: str
 ) -> None:
-    """Not retried: the text shown would start over. LLMock's verdict reads a broken
-    stream that was not retried as accepted (it cannot see the client's result), so
-    its findings on these calls are checked against the rows: each is an error row."""
+    """No display showed the text (a script, a test): the partial text is dropped and
+    the call retried like any failure of its kind; ttft_s is the answering attempt's."""
     scripted(llmock, PACE_MS)
     for provider in PROVIDERS:
         fault(llmock, kind, provider, AFTER_TEXT)
-    df, seen = streamed(f"broken late: {kind}", MODELS)
+    df, seen = streamed(f"broken late, unseen: {kind}", MODELS)
+    assert (df["status"] == "ok").all(), df["error_message"].tolist()
+    assert (df["content"] == TEXT).all()
+    assert (df["attempts"] >= 2).all()
+    assert ((df["ttft_s"] > 0) & (df["ttft_s"] <= df["latency_s"])).all()
+    retried = [e for _, e in seen if isinstance(e, ev.RowRetrying)]
+    assert {e.failure.error_type for e in retried} == {ERROR_TYPES[kind]}
+    for index in range(3):
+        before = [e for _, e in seen if getattr(e, "index", None) == index]
+        first = before.index(next(e for e in before if isinstance(e, ev.RowRetrying)))
+        broken = "".join(e.text for e in before[:first] if isinstance(e, ev.RowDelta))
+        assert broken and TEXT.startswith(broken) and broken != TEXT  # text came, then the break
+        again = "".join(e.text for e in last_attempt(seen, index) if isinstance(e, ev.RowDelta))
+        assert again == TEXT  # the answering attempt's pieces: the whole answer, once
+    records = settled(llmock, 6, faults=3)
+    assert sum(r.fault is not None for r in records) == 3
+    verdict = judge(records)
+    assert not ACCEPTED & {f.code for f in verdict.findings}, verdict.render()
+    verdict.assert_ok(strict=True)
+
+
+@pytest.mark.parametrize("kind", list(ERROR_TYPES))
+def test_a_stream_broken_after_text_was_shown_is_an_error_row_keeping_that_text(
+    llmock: LLMock, stall_limit: float, kind: str
+) -> None:
+    """A display showed the text: not retried, as the text shown would start over.
+    LLMock's verdict reads a broken stream that was not retried as accepted (it
+    cannot see the client's result), so its findings on these calls are checked
+    against the rows: each is an error row."""
+    scripted(llmock, PACE_MS)
+    for provider in PROVIDERS:
+        fault(llmock, kind, provider, AFTER_TEXT)
+    df, seen = streamed(f"broken late, shown: {kind}", MODELS, shows_text=True)
     assert (df["status"] == "error").all()
     assert (df["error_type"] == ERROR_TYPES[kind]).all(), df["error_message"].tolist()
+    assert (df["attempts"] == 1).all()
     for index, row in enumerate(df.itertuples()):
         assert row.content and TEXT.startswith(row.content) and row.content != TEXT
         assert row.content == "".join(deltas(seen, index))
         assert f"after {len(row.content)} characters" in row.error_message
-        assert "not retried" in row.error_message
+        assert "(kept in content, incomplete); not retried" in row.error_message
+        assert "had been shown" in row.error_message
         assert 0 < row.ttft_s <= row.latency_s
         assert pd.isna(row.input_tokens) and pd.isna(row.cost_usd)
         kinds = [type(e).__name__ for _, e in seen if getattr(e, "index", None) == index]
-        assert "RowRetrying" not in kinds[kinds.index("RowDelta") :]
-    records = settled(llmock, 3)
+        assert "RowRetrying" not in kinds
+    records = settled(llmock, 3, faults=3)
     assert len(records) == 3 and all(r.fault for r in records)  # one request a call
     rows = {row.provider: row for row in df.itertuples()}
     for finding in judge(records).findings:
@@ -294,16 +344,36 @@ def test_a_stream_broken_after_text_is_an_error_row_keeping_that_text(
     assert leaks(df.to_csv()) == []
 
 
+def test_text_counts_as_shown_only_while_a_display_is_subscribed() -> None:
+    events = ev.Events()
+    assert not events.shows_text
+    unsubscribe_plain = events.subscribe(lambda _: None)
+    assert not events.shows_text  # a listener that records, not a display
+    unsubscribe = events.subscribe(lambda _: None, shows_text=True)
+    assert events.shows_text
+    unsubscribe()
+    assert not events.shows_text
+    unsubscribe_plain()
+
+    def broken_display(_: ev.Event) -> None:
+        raise RuntimeError("a display that fails")
+
+    events.subscribe(broken_display, shows_text=True)
+    events.publish(ev.RunFinished("done"))  # logged, and the display dropped
+    assert not events.shows_text
+
+
 def test_the_verdict_finds_no_broken_stream_taken_for_an_answer(
     llmock: LLMock, stall_limit: float
 ) -> None:
-    """Every kind of fault at every chunk before the first text of each format, once
-    each, among many calls: every one retried to a whole answer."""
+    """Every kind of fault at every chunk up to the first text of each format and at
+    two chunks after it, once each, among many calls and with no display: every one
+    retried to a whole answer."""
     scripted(llmock, PACE_MS)
     first_text = {"anthropic": 3, "openai": 1, "gemini": 0}  # chunk of the first text
     calls = 0
-    for provider, before in first_text.items():
-        for after in range(before + 1):
+    for provider, first in first_text.items():
+        for after in [*range(first + 1), first + 1, first + AFTER_TEXT]:
             for kind in ERROR_TYPES:
                 fault(llmock, kind, provider, after)
                 calls += 1
@@ -314,7 +384,7 @@ def test_the_verdict_finds_no_broken_stream_taken_for_an_answer(
     records = settled(llmock, len(df) + calls, faults=calls)
     assert sum(r.fault is not None for r in records) == calls
     verdict = judge(records)
-    assert not ACCEPTED & {f.code for f in verdict.findings}
+    assert not ACCEPTED & {f.code for f in verdict.findings}, verdict.render()
     verdict.assert_ok(strict=True)
 
 
@@ -324,7 +394,9 @@ def test_a_timeout_mid_stream_keeps_the_text_and_says_so(llmock: LLMock) -> None
     row = df.iloc[0]
     assert (row["status"], row["error_type"], row["attempts"]) == ("error", "timeout", 1)
     assert row["content"] and TEXT.startswith(row["content"]) and row["content"] != TEXT
-    assert "not retried" in row["error_message"]
+    message = row["error_message"]
+    assert f"after {len(row['content'])} characters" in message, message
+    assert "(kept in content, incomplete)" in message, message
 
 
 # -- documented shapes (a canned server) -----------------------------------------------
@@ -552,7 +624,7 @@ def test_a_compatible_server_without_stream_usage_gives_na_usage(
     canned: CannedServer, compatible: str
 ) -> None:
     canned.queue(stream_reply(openai_stream(usage=False)))
-    with pytest.warns(UserWarning, match="no price known"):
+    with pytest.warns(UserWarning, match="no price"):
         df = orbit_nb.compare("hello", [compatible], stream=True)
     row = df.iloc[0]
     assert (row["status"], row["content"]) == ("ok", "Hi there"), row["error_message"]

@@ -189,6 +189,7 @@ def test_openai_compatible_server_without_details_is_na(canned: CannedServer) ->
 def test_gemini_long_context_tier(canned: CannedServer) -> None:
     body = {
         **GEMINI_CACHED_THINKING,
+        "modelVersion": "gemini-2.5-pro",  # the model that answered is the one priced
         "usageMetadata": {"promptTokenCount": 250_000, "candidatesTokenCount": 1000},
     }
     row = one_row(canned, body, "gemini:gemini-2.5-pro")

@@ -7,9 +7,10 @@
 
 The cell body is the prompt, filled in from the notebook's variables (see
 :mod:`orbit_nb.template`); the DataFrame lands in ``_orbit`` (``-o VAR``) and
-the answers are shown side by side. ``--background`` returns at once and
-keeps running while other cells run. Defaults come from traitlets config:
-``%config Orbit.default_models = [...]``.
+the answers are shown side by side. ``--stream`` shows them growing in live
+cards (:mod:`orbit_nb.notebook.live`) until the run ends. ``--background``
+returns at once and keeps running while other cells run. Defaults come from
+traitlets config: ``%config Orbit.default_models = [...]``.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, List, Unicode
 
-from ..api import estimate, start
+from ..api import estimate, launch, prepare
 from ..errors import OrbitError
-from ..progress import NotebookProgress
+from ..progress import SHOW_AFTER, NotebookProgress, Progress
 from ..run import Run
 from ..table import as_table
 from ..types import Options
+from .live import LiveCards
 from .template import expand
 from .view import Comparison
 
@@ -93,6 +95,11 @@ class Orbit(Magics):
     @argument("--timeout", type=float, help="seconds per call, retries included")
     @argument("--budget", type=float, metavar="USD", help="spending cap in dollars")
     @argument("--stream", action="store_true", help="stream the answers (records ttft_s)")
+    @argument(
+        "--service-tier",
+        metavar="TIER",
+        help="ask for a service tier where offered: flex, priority or default",
+    )
     @argument("--dry-run", action="store_true", help="show the cost estimate; call nothing")
     @argument("--background", action="store_true", help="return at once; run meanwhile")
     @cell_magic("orbit")  # type: ignore[arg-type]
@@ -115,6 +122,7 @@ class Orbit(Magics):
             timeout=args.timeout or self.timeout,
             budget=args.budget,
             stream=args.stream,
+            service_tier=args.service_tier,
         )
 
     def _run_cell(self, args: Any, cell: str) -> None:
@@ -134,7 +142,7 @@ class Orbit(Magics):
             return
         # A background cell's reply goes out before the burst of requests.
         delay = _BACKGROUND_DELAY if args.background else 0.0
-        job = start(prompts, models, options, start_delay=delay)
+        job = prepare(prompts, models, options, start_delay=delay)
         if args.background:
             self._background(job, args.out or self._next_var())
         else:
@@ -147,7 +155,8 @@ class Orbit(Magics):
         return f"_orbit_bg{self._counter}"
 
     def _foreground(self, job: Run, var: str) -> None:
-        progress = NotebookProgress(job)  # drawn once the run takes over a second
+        progress = _progress(job)  # drawn once the run takes over a second, or streams
+        launch(job)
         try:
             job.wait(on_tick=progress.tick)
         except KeyboardInterrupt:
@@ -166,7 +175,8 @@ class Orbit(Magics):
             f"Started {job.total} calls in the background; the DataFrame lands in {var}. "
             f"%orbit jobs lists runs, %orbit cancel {var} stops this one."
         )
-        progress = NotebookProgress(job, f"background → {var}", show_after=0.0)
+        progress = _progress(job, f"background → {var}", show_after=0.0)
+        launch(job)
         watcher = threading.Thread(
             target=contextvars.copy_context().run,
             args=(self._watch, job, var, progress),
@@ -175,7 +185,7 @@ class Orbit(Magics):
         )
         watcher.start()
 
-    def _watch(self, job: Run, var: str, progress: NotebookProgress) -> None:
+    def _watch(self, job: Run, var: str, progress: Progress) -> None:
         """Draw progress until ``job`` ends, then put its DataFrame in ``var``."""
         assert job.future is not None
         while not job.future.done():
@@ -260,6 +270,14 @@ class Orbit(Magics):
         """The current Orbit settings (change them with %config Orbit.<name> = ...)."""
         names = ["default_models", "system", "max_tokens", "concurrency", "timeout", "out"]
         return _record_table({name: getattr(self, name) for name in names}, "setting")
+
+
+def _progress(job: Run, label: str = "", show_after: float = SHOW_AFTER) -> Progress:
+    """What shows ``job`` while it runs (made before it is launched): live cards for a
+    streamed run, whose answers grow in them, else a progress bar."""
+    if job.plan.options.stream:
+        return LiveCards(job, label, show_after)
+    return NotebookProgress(job, label, show_after)
 
 
 def _parse(magic: Any, line: str) -> Any:

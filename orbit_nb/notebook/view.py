@@ -1,6 +1,8 @@
 """The result view: one aligned grid of answers, prompts as rows and models as columns.
 
-Used by ``%%orbit``, by a finished run's display, and by ``orbit_nb.show(df)``.
+Used by ``%%orbit``, by a finished run's display, and by ``orbit_nb.show(df)``;
+a streamed run's live cards (:mod:`orbit_nb.notebook.live`) use its grid and
+head too.
 Each cell is a card: the answer (Markdown, sanitized; height capped with a
 Show all toggle), a footer with latency, tokens, cost and badges (cached,
 attempts, fastest, cheapest), or the error. Repeats are all reachable: the
@@ -15,7 +17,7 @@ from __future__ import annotations
 import html
 import itertools
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,20 @@ from . import markdown
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CSS", "MAX_PROMPTS", "Comparison", "card_body", "costs_html", "show"]
+__all__ = [
+    "CSS",
+    "MAX_PROMPTS",
+    "Comparison",
+    "answer_line",
+    "card_body",
+    "costs_html",
+    "grid_html",
+    "head_html",
+    "more_html",
+    "one_line",
+    "prompt_rows",
+    "show",
+]
 
 #: Prompt rows drawn by default; the rest are counted and left in the DataFrame.
 MAX_PROMPTS = 20
@@ -315,10 +330,8 @@ class Comparison:
     def _rows_shown(self, prompts: Sequence[str], cells: Mapping[Any, list[_Call]]) -> int:
         if self._max_prompts is not None:
             return self._max_prompts
-        per_row = max((len(s) for s in cells.values()), default=1) * len(
-            {model for _, model in cells}
-        )
-        return min(MAX_PROMPTS, max(1, _MAX_SAMPLES // max(per_row, 1)))
+        samples = max((len(s) for s in cells.values()), default=1)
+        return prompt_rows(samples * len({model for _, model in cells}))
 
     def calls(self) -> list[_Call]:
         """The frame's rows as the view reads them (read once; HTML and text share them)."""
@@ -339,49 +352,27 @@ class Comparison:
     def _where(self) -> str:
         return f"see {self.var}" if self.var else "they are in the DataFrame"
 
-    def _rows_html(
+    def _rows(
         self, prompts: Iterable[str], models: Sequence[str], cells: Any, text: Mapping[str, str]
-    ) -> str:
-        out = []
+    ) -> Iterator[tuple[str, str, list[str]]]:
         for pid in prompts:
             row = {m: cells[(pid, m)] for m in models if (pid, m) in cells}
             fastest, cheapest = _best(row, "latency_s"), _best(row, "cost_usd")
-            tds = []
+            cards = []
             for model in models:
                 samples = row.get(model)
-                if not samples:
-                    tds.append("<td></td>")
-                    continue
                 marks = [
                     m for m, best in (("fastest", fastest), ("cheapest", cheapest)) if best == model
                 ]
-                tds.append(f"<td>{_card(samples, marks)}</td>")
-            out.append(f"<tr>{_prompt_header(pid, text[pid])}{''.join(tds)}</tr>")
-        return "".join(out)
+                cards.append(_card(samples, marks) if samples else "")
+            yield pid, text[pid], cards
 
     def _repr_html_(self) -> str:
         prompts, models, cells, text, stats = self.layout()
         shown = prompts[: self._rows_shown(prompts, cells)]
-        title = f"<div class='orbit-nb-title'>{html.escape(self.title)}</div>" if self.title else ""
-        head = (
-            f"<div class='orbit-nb-head'>{title}"
-            f"<div class='orbit-nb-stats'>{html.escape(stats)}</div></div>"
-        )
-        columns = "".join(
-            f"<th class='orbit-nb-model' scope='col'>{html.escape(m)}</th>" for m in models
-        )
-        grid = (
-            "<div class='orbit-nb-scroll'>"
-            f"<table class='orbit-nb-grid' style='min-width:{_min_width(len(models))}em'>"
-            f"<thead><tr><th class='orbit-nb-prompt'></th>{columns}</tr></thead>"
-            f"<tbody>{self._rows_html(shown, models, cells, text)}</tbody></table></div>"
-        )
-        more = ""
-        if len(prompts) > len(shown):
-            hidden = len(prompts) - len(shown)
-            where = html.escape(self._where())
-            more = f"<p class='orbit-nb-more'>+{hidden:,} more prompts: {where}</p>"
-        return scoped(CSS, head + grid + more + self._costs_html(), "view")
+        grid = grid_html(models, self._rows(shown, models, cells, text))
+        more = more_html(len(prompts) - len(shown), self._where())
+        return scoped(CSS, head_html(self.title, stats) + grid + more + self._costs_html(), "view")
 
     def _costs_html(self) -> str:
         return costs_html(self.df)
@@ -392,7 +383,7 @@ class Comparison:
         lines.append(stats)
         rows = self._rows_shown(prompts, cells)
         for pid in prompts[:rows]:
-            lines.append(f"== {pid}: {_one_line(text[pid], 100)}")
+            lines.append(f"== {pid}: {one_line(text[pid], 100)}")
             for model in models:
                 samples = cells.get((pid, model), [])
                 if samples:  # the first sample; the others are counted
@@ -406,7 +397,55 @@ class Comparison:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
 
-def _one_line(text: str, chars: int) -> str:
+def prompt_rows(per_row: int) -> int:
+    """Prompt rows drawn by default when each holds ``per_row`` answers:
+    :data:`MAX_PROMPTS`, fewer when that would put over 150 answers on the page."""
+    return min(MAX_PROMPTS, max(1, _MAX_SAMPLES // max(per_row, 1)))
+
+
+def head_html(title: str, stats: str) -> str:
+    """The view's head: its title (if any) over a line of counts."""
+    shown = f"<div class='orbit-nb-title'>{html.escape(title)}</div>" if title else ""
+    return (
+        f"<div class='orbit-nb-head'>{shown}"
+        f"<div class='orbit-nb-stats'>{html.escape(stats)}</div></div>"
+    )
+
+
+def grid_html(models: Sequence[str], rows: Iterable[tuple[str, str, Sequence[str]]]) -> str:
+    """The view's grid: a column per model and a row per prompt. Each of ``rows`` is a
+    prompt's id, its text, and one card's HTML per model of ``models`` ("" for none),
+    for a root carrying :data:`CSS`."""
+    columns = "".join(
+        f"<th class='orbit-nb-model' scope='col'>{html.escape(m)}</th>" for m in models
+    )
+    body = "".join(
+        f"<tr>{_prompt_header(pid, prompt)}{''.join(f'<td>{card}</td>' for card in cards)}</tr>"
+        for pid, prompt, cards in rows
+    )
+    return (
+        "<div class='orbit-nb-scroll'>"
+        f"<table class='orbit-nb-grid' style='min-width:{_min_width(len(models))}em'>"
+        f"<thead><tr><th class='orbit-nb-prompt'></th>{columns}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def more_html(hidden: int, where: str) -> str:
+    """The line under a grid that left ``hidden`` prompts out ("" for none)."""
+    if hidden <= 0:
+        return ""
+    return f"<p class='orbit-nb-more'>+{hidden:,} more prompts: {html.escape(where)}</p>"
+
+
+def answer_line(values: Mapping[str, Any]) -> str:
+    """One finished call (a mapping of result columns) in one line of text, as the
+    view's plain-text form shows it."""
+    return _text_answer(_Call(values))
+
+
+def one_line(text: str, chars: int) -> str:
+    """``text`` on one line, cut to ``chars`` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= chars else flat[: chars - 1] + "…"
 
@@ -414,9 +453,9 @@ def _one_line(text: str, chars: int) -> str:
 def _text_answer(call: _Call) -> str:
     usage = " · ".join(_usage(call))
     if call.ok:
-        return f"{_one_line(str(call['content'] or ''), _TEXT_ANSWER)} ({usage})"
+        return f"{one_line(str(call['content'] or ''), _TEXT_ANSWER)} ({usage})"
     if call["status"] == "error":
-        return f"[{call['error_type']}] {_one_line(str(call['error_message'] or ''), _TEXT_ANSWER)}"
+        return f"[{call['error_type']}] {one_line(str(call['error_message'] or ''), _TEXT_ANSWER)}"
     return f"[{call['status']}]"
 
 

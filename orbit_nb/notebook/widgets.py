@@ -10,9 +10,14 @@ kernel stays free, the run is in ``orbit_nb.jobs()`` and its calls in
 loop (:class:`~orbit_nb.notebook.cards.Board`) and drawn by a thread of the
 panel's own, at most ten times a second; Cancel is :meth:`Run.cancel`.
 
-The panel's output also carries the last run as the result view (static HTML,
-updated when a run ends): what a saved notebook shows where widgets do not
-render, such as an HTML export.
+The widget tree is built once. A run changes only what it shows (the cards
+area's children and their HTML, the status line, the usage and cost table, the
+buttons' enabled state), so the controls keep their values and focus while runs
+start and end. The panel's display is never replaced: replacing it would make the
+front-end draw every control anew. The last run, as the result view (static
+HTML), goes in a second output of its own, updated when a run ends: what a saved
+notebook shows where widgets do not render (an HTML export, a notebook reopened
+without its kernel). While the panel is live, its own style hides that copy.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ log = logging.getLogger(__name__)
 _TICK = 0.1  # seconds between draws at most: about ten a second per card
 _TITLE = "orbit_nb.panel(): the last run"
 _READY = "Type a prompt, pick models and press Run."
+_LIVE_ONLY = "orbit_nb.panel(): its controls need a running kernel"
+_RESULT = "orbit-nb-presult"  # the class of the result's output; plus -<id> per panel
 
 _CSS = """
 .orbit-nb.orbit-nb-panel{display:flex;gap:6px;padding:2px 0}
@@ -95,7 +102,11 @@ class Panel:
         self._cards = widgets.Box(layout=widgets.Layout(flex_flow="row wrap", width="100%"))
         self._cards.add_class("orbit-nb-pcards")
         self._costs = widgets.HTML(layout=widgets.Layout(width="100%"))
-        style = widgets.HTML(f"<style>{THEME_CSS}{VIEW_CSS}{_CSS}</style>")
+        # Hides the panel's last run in the output after it (see _ipython_display_)
+        # wherever this style exists, that is wherever the widgets are drawn. Two
+        # classes: the view's own ".orbit-nb{display:block}" comes later in the page.
+        hide = f".{_RESULT}.{_RESULT}-{self._display_id}{{display:none}}"
+        style = widgets.HTML(f"<style>{THEME_CSS}{VIEW_CSS}{_CSS}{hide}</style>")
         style.layout.display = "none"  # a <style> applies wherever it sits
         actions = wrap([controls.run, controls.cancel, self._message])
         self.widget = widgets.VBox(
@@ -119,7 +130,7 @@ class Panel:
         try:
             prompt, specs, options = self.controls.read()
             board = Board(specs, options.repeat)
-            run = start(prompt, specs, options, on_event=board.record)
+            run = start(prompt, specs, options, on_event=board.record, shows_text=True)
         except OrbitError as exc:
             self._say(str(exc), "error")
             return None
@@ -199,10 +210,10 @@ class Panel:
         self.df = df
         self._costs.value = costs_html(df)
         self._say(Snapshot.of(run).line(), notes=run.problems())
-        if self._shown:
+        if self._shown:  # the result's own output, never the panel's (see _ipython_display_)
             from IPython.display import update_display
 
-            update_display(self._bundle(), raw=True, display_id=self._display_id)
+            update_display(self._result_bundle(), raw=True, display_id=self._display_id)
 
     def _say(self, text: str, kind: str = "", notes: Sequence[str] = ()) -> None:
         css = f"orbit-nb-pmsg orbit-nb-pmsg-{kind}" if kind else "orbit-nb-pmsg"
@@ -215,29 +226,42 @@ class Panel:
 
     # -- display -------------------------------------------------------------------------
 
-    def _bundle(self) -> dict[str, Any]:
-        bundle = dict(self.widget._repr_mimebundle_() or {})
-        bundle["text/plain"] = repr(self)
-        bundle["text/html"] = self._static_html()
-        return bundle
+    def _widget_bundle(self) -> dict[str, Any]:
+        return dict(self.widget._repr_mimebundle_() or {})
+
+    def _live_bundle(self) -> dict[str, Any]:
+        """The panel's own output: the widget, and a note where widgets do not render."""
+        note = scoped("", f"<p>{html.escape(_LIVE_ONLY)}</p>", "panel-static")
+        return {**self._widget_bundle(), "text/plain": _LIVE_ONLY, "text/html": note}
+
+    def _result_bundle(self) -> dict[str, Any]:
+        """The last run as the result view (and as text), in a root the live panel hides."""
+        css = f"{_RESULT} {_RESULT}-{self._display_id}"
+        return {
+            "text/plain": repr(self),
+            "text/html": f"<div class='{css}'>{self._static_html()}</div>",
+        }
 
     def _static_html(self) -> str:
         if self.df is not None:
             return Comparison(self.df, _TITLE)._repr_html_()
-        note = "orbit_nb.panel(): no run yet (the panel's controls need a running kernel)"
-        return scoped("", f"<p>{html.escape(note)}</p>", "panel-static")
+        return scoped("", "<p>orbit_nb.panel(): no run yet</p>", "panel-static")
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
         """The widget, with the last run as the result view (and as text) for wherever
-        widgets do not render: a saved notebook, an HTML export."""
-        return self._bundle()
+        widgets do not render, in one bundle (a notebook shows :meth:`_ipython_display_`)."""
+        return {**self._widget_bundle(), **self._result_bundle()}
 
     def _ipython_display_(self) -> None:
-        # Shown under an id of its own, so a finished run can update what a saved
-        # notebook keeps of the panel.
+        # Two outputs. The panel's is shown once and never updated: an update would
+        # make the front-end draw a new copy of every control (the prompt box losing
+        # its focus, the old copy left detached). The second, under an id of the
+        # panel's own, holds the last run as the result view and is updated when a
+        # run ends, so a saved notebook keeps it.
         from IPython.display import display
 
-        display(self._bundle(), raw=True, display_id=self._display_id)
+        display(self._live_bundle(), raw=True)
+        display(self._result_bundle(), raw=True, display_id=self._display_id)
         self._shown = True
 
     def __repr__(self) -> str:

@@ -55,6 +55,9 @@ class AnthropicProvider:
             # The API takes temperature on the models that support it (newer ones
             # answer 400); anthropic>=1 dropped it from create()'s arguments.
             body["temperature"] = request.temperature
+        tier = _TIERS.get(request.service_tier or "")
+        if tier is not None:
+            body["service_tier"] = tier
         return body
 
     async def complete(self, request: Request) -> Completion:
@@ -106,6 +109,12 @@ class AnthropicProvider:
         counted = await self._client.messages.count_tokens(**_prompt(request))
         return int(counted.input_tokens)
 
+    async def output_limit(self, model: str) -> int | None:
+        """``max_tokens`` of ``model``'s entry in the Models API (``GET /v1/models/{id}``)."""
+        info = await self._client.models.retrieve(model)
+        limit = info.max_tokens
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     def classify(self, exc: Exception) -> Failure:
         return classify_sdk_error(exc, anthropic, self.target.api_key)
 
@@ -124,18 +133,36 @@ def _prompt(request: Request) -> dict[str, Any]:
     return kwargs
 
 
+#: What orbit's service tiers ask of the Messages API: priority capacity where the
+#: account has it, or standard only. Anthropic has no flex tier; it sends nothing.
+_TIERS = {"priority": "auto", "default": "standard_only"}
+
+
 def completion_from(data: Mapping[str, Any], headers: Mapping[str, str]) -> Completion:
     """The answer in a Messages API reply; thinking blocks are left out."""
     blocks = data.get("content")
     if blocks is None:
         raise BadResponse("the answer has no content")
+    usage = data.get("usage")
     return Completion(
         content="".join(block["text"] for block in blocks if block.get("type") == "text"),
-        usage=usage_from(data.get("usage")),
+        usage=usage_from(usage),
         finish_reason=data.get("stop_reason"),
         request_id=headers.get("request-id"),
         response_model=data.get("model"),
+        **billing(usage),
     )
+
+
+def billing(usage: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """What the usage says about how the call is billed: the service tier that
+    served it, the inference geography and the speed mode."""
+    usage = usage or {}
+    return {
+        "service_tier": usage.get("service_tier"),
+        "inference_geo": usage.get("inference_geo"),
+        "speed": usage.get("speed"),
+    }
 
 
 def usage_from(usage: Mapping[str, Any] | None) -> Usage:
@@ -222,6 +249,7 @@ class _Answer(sse.Pieces):
             finish_reason=self.finish_reason,
             request_id=headers.get("request-id"),
             response_model=self.model,
+            **billing(self.usage),
         )
 
 

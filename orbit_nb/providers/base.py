@@ -114,6 +114,11 @@ class Provider(Protocol):
         None where it has none (see :mod:`orbit_nb.providers.facts`)."""
         ...
 
+    async def output_limit(self, model: str) -> int | None:
+        """The most output tokens ``model`` may give in one answer, as the API's
+        model endpoint reports it, or None where it reports none."""
+        ...
+
     def classify(self, exc: Exception) -> Failure:
         """Turn an exception raised by :meth:`complete` or :meth:`stream` into a
         :class:`Failure`."""

@@ -24,12 +24,41 @@ class Facts:
     default_max_tokens: int | None
     #: Whether the API has a free endpoint that counts a prompt's input tokens.
     counts_tokens: bool
+    #: Whether the API's model endpoint reports a model's maximum output
+    #: (Gemini ``models.get`` ``outputTokenLimit``, Anthropic's Models API
+    #: ``max_tokens``); OpenAI's Models API does not.
+    lists_output_limit: bool
+    #: ``max_tokens`` a run with a ``budget`` sends when the user gives none and
+    #: the model's maximum output is not known: no more than every current model
+    #: of the API accepts. ``None`` where orbit always sends ``default_max_tokens``.
+    fallback_max_tokens: int | None
 
 
 _FACTS = {
-    "anthropic": Facts("anthropic", (0.0, 1.0), 1024, counts_tokens=True),
-    "gemini": Facts("gemini", (0.0, 2.0), None, counts_tokens=True),
-    "openai": Facts("openai", (0.0, 2.0), None, counts_tokens=False),
+    "anthropic": Facts(
+        "anthropic",
+        (0.0, 1.0),
+        1024,
+        counts_tokens=True,
+        lists_output_limit=True,
+        fallback_max_tokens=None,
+    ),
+    "gemini": Facts(
+        "gemini",
+        (0.0, 2.0),
+        None,
+        counts_tokens=True,
+        lists_output_limit=True,
+        fallback_max_tokens=8192,
+    ),
+    "openai": Facts(
+        "openai",
+        (0.0, 2.0),
+        None,
+        counts_tokens=True,
+        lists_output_limit=False,
+        fallback_max_tokens=4096,
+    ),
 }
 
 

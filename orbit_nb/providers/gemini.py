@@ -199,6 +199,26 @@ class GeminiProvider:
         status, headers, body = await self._post(self._url(model, "countTokens"), payload)
         return int(json_body(status, headers, body)["totalTokens"])
 
+    async def output_limit(self, model: str) -> int | None:
+        """``outputTokenLimit`` of ``model`` from ``models.get`` (``GET /v1beta/models/...``)."""
+        if not self._key_ok:
+            raise _RefusedHeader("an illegal character in the x-goog-api-key header")
+        # Already quoted, as in _url: the model is one path segment.
+        base = URL(self.target.base_url)
+        url = URL(f"{base}/v1beta/models/{quote(model, safe='')}", encoded=True)
+        async with self._client().get(
+            url,
+            headers=self._headers,
+            allow_redirects=False,  # see base.redirect_failure
+            proxy=self._proxy,
+            proxy_auth=self._proxy_auth,
+        ) as response:
+            body = await response.read()
+        if response.status >= 300:
+            raise _status_error(response, body)
+        limit = json_body(response.status, response.headers, body).get("outputTokenLimit")
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     def classify(self, exc: Exception) -> Failure:
         key = self.target.api_key
         if isinstance(exc, BadResponse):
@@ -276,6 +296,8 @@ def _payload(request: Request) -> dict[str, Any]:
         config["maxOutputTokens"] = request.max_tokens
     if config:
         payload["generationConfig"] = config
+    if request.service_tier in ("flex", "priority"):
+        payload["serviceTier"] = request.service_tier
     return payload
 
 
@@ -325,7 +347,16 @@ def usage_from(meta: Mapping[str, Any] | None) -> Usage:
         output_tokens=meta.get("candidatesTokenCount", 0) + thoughts,
         cached_input_tokens=meta.get("cachedContentTokenCount", 0),
         reasoning_tokens=thoughts,
+        input_audio_tokens=_modality(meta.get("promptTokensDetails"), "AUDIO"),
+        output_audio_tokens=_modality(meta.get("candidatesTokensDetails"), "AUDIO"),
     )
+
+
+def _modality(details: Any, modality: str) -> int | None:
+    """The tokens of one modality in a per-modality count list (None: not reported)."""
+    if not details:
+        return None
+    return int(sum(d.get("tokenCount", 0) for d in details if d.get("modality") == modality))
 
 
 class _Answer(sse.Pieces):

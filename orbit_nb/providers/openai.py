@@ -43,6 +43,8 @@ class OpenAIProvider:
         self._max_tokens_field = (
             "max_completion_tokens" if target.endpoint == "openai" else "max_tokens"
         )
+        # Service tiers are OpenAI's; a compatible server has none to choose.
+        self._tiers = target.endpoint == "openai"
         self._client = openai.AsyncOpenAI(
             api_key=target.api_key or "unused",  # the SDK insists on one
             base_url=target.base_url,
@@ -65,6 +67,8 @@ class OpenAIProvider:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
             body[self._max_tokens_field] = request.max_tokens
+        if request.service_tier is not None and self._tiers:
+            body["service_tier"] = request.service_tier
         return body
 
     async def complete(self, request: Request) -> Completion:
@@ -117,7 +121,20 @@ class OpenAIProvider:
             await response.aclose()
 
     async def count_tokens(self, request: Request) -> int | None:
-        """None: Chat Completions has no free endpoint that counts a prompt's tokens."""
+        """Input tokens of the request's messages from the free Responses input-token
+        count (``POST /responses/input_tokens``): Chat Completions has no count of
+        its own, so the same system and user messages are counted as Responses
+        input. None on compatible servers, which have no such endpoint."""
+        if self.target.endpoint != "openai":
+            return None
+        messages = self._body(request)["messages"]
+        counted = await self._client.responses.input_tokens.count(
+            model=request.model.model, input=messages
+        )
+        return int(counted.input_tokens)
+
+    async def output_limit(self, model: str) -> int | None:
+        """None: OpenAI's Models API does not report a model's maximum output."""
         return None
 
     def classify(self, exc: Exception) -> Failure:
@@ -140,6 +157,7 @@ def completion_from(data: Mapping[str, Any], headers: Mapping[str, str]) -> Comp
         finish_reason=choice.get("finish_reason"),
         request_id=headers.get("x-request-id"),
         response_model=data.get("model"),
+        service_tier=data.get("service_tier"),
     )
 
 
@@ -155,6 +173,8 @@ def usage_from(usage: Mapping[str, Any] | None) -> Usage:
         cached_input_tokens=prompt.get("cached_tokens"),
         cache_write_tokens=prompt.get("cache_write_tokens"),
         reasoning_tokens=completion.get("reasoning_tokens"),
+        input_audio_tokens=prompt.get("audio_tokens"),
+        output_audio_tokens=completion.get("audio_tokens"),
     )
 
 
@@ -184,6 +204,7 @@ class _Answer(sse.Pieces):
             raise StreamBroken("server_error", f"the stream carried an error: {message}")
         try:
             self.model = chunk.get("model") or self.model
+            self.service_tier = chunk.get("service_tier") or self.service_tier
             self.usage = chunk.get("usage") or self.usage
             for choice in chunk.get("choices") or ():
                 if choice.get("index", 0) == 0:
@@ -209,4 +230,5 @@ class _Answer(sse.Pieces):
             finish_reason=self.finish_reason,
             request_id=headers.get("x-request-id"),
             response_model=self.model,
+            service_tier=self.service_tier,
         )

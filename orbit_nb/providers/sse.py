@@ -61,6 +61,7 @@ class Pieces:
         self.usage: Mapping[str, Any] | None = None
         self.finish_reason: str | None = None
         self.model: str | None = None
+        self.service_tier: str | None = None
 
     def text(self, piece: object) -> None:
         """Take the next piece of the answer (a non-text piece is a misshapen event)."""
