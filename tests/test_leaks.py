@@ -128,7 +128,14 @@ def test_no_key_anywhere_after_a_run_with_failures(
     df = orbit_nb.compare(prompts, MODELS, timeout=1.5)
     job = orbit_nb.jobs()[-1]
     kinds = set(zip(df["provider"], df["error_type"].fillna("ok"), strict=True))
-    assert {("openai", "authentication"), ("anthropic", "server_error")} <= kinds
+    assert ("openai", "authentication") in kinds
+    # Every answer is a 500 until the 1.5 s timeout: a server_error, or a timeout
+    # when the deadline falls during an attempt (on a busy machine, attempts are slow).
+    assert {kind for provider, kind in kinds if provider == "anthropic"} <= {
+        "server_error",
+        "timeout",
+    }
+    assert ("anthropic", "ok") not in kinds
     assert ("gemini", "timeout") in kinds and ("gemini", "ok") in kinds
     llmock.reset()
     again = orbit_nb.compare(prompts, MODELS)  # cache hits and fresh calls
