@@ -11,7 +11,7 @@ from .engine import get_engine
 from .errors import OrbitError
 from .events import Listener
 from .plan import plan, requests_for
-from .price_data import table as load_prices
+from .price_data import load as load_prices
 from .progress import Snapshot, for_caller
 from .rows import new as new_row
 from .run import Run

@@ -55,6 +55,7 @@ __all__ = [
     "Price",
     "Priced",
     "library",
+    "load",
     "lookup",
     "priced",
     "prices",
@@ -405,6 +406,14 @@ def _current() -> _State:
     """The state already loaded; no I/O unless nothing has been loaded yet."""
     state = _state
     return state if state is not None else _load()
+
+
+def load() -> None:
+    """Load the price library's data and (re-)read the ``ORBIT_PRICES`` file when
+    it changed: what :func:`priced` needs, done in the caller's thread before a
+    run (``compare()`` does), never on the engine loop."""
+    _snapshot()
+    _load()
 
 
 def table() -> tuple[dict[str, Price], dict[str, str], str]:

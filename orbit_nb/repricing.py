@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .cost import cost
 from .frame import check_result
-from .price_data import at_date, priced, table
+from .price_data import at_date, load, priced
 from .types import Usage
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def reprice(df: pd.DataFrame, at: date | datetime | str | None = None) -> pd.Dat
     """
     df = check_result(df, _NEEDS, "reprice")
     when = at_date(at)
-    table()  # load the library and the price file here, in the caller's thread
+    load()  # the library and the price file here, in the caller's thread
     out = df.copy()
     columns = {name: out.get(name) for name in _USAGE}
     served, tiers = out.get("served_model"), out.get("service_tier")

@@ -31,8 +31,8 @@ from orbit_nb.cost import cost
 from orbit_nb.errors import ParameterError
 from orbit_nb.frame import cost_table, project_cost, side_by_side, summary, to_frame
 from orbit_nb.price_data import ENV_VAR, lookup, priced, reset_prices
+from orbit_nb.price_data import load as load_prices
 from orbit_nb.price_data import prices as prices_frame
-from orbit_nb.price_data import table as load_prices
 from orbit_nb.types import ModelSpec, Request, Row, Usage
 
 M = 1e-6  # USD per token, per $1 of "per million" price

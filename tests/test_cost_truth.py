@@ -21,7 +21,7 @@ from llmock.pytest_plugin import LLMock
 import orbit_nb
 from orbit_nb.errors import ParameterError, SpecError
 from orbit_nb.price_data import library, lookup, priced, reset_prices
-from orbit_nb.price_data import table as load_prices
+from orbit_nb.price_data import load as load_prices
 from orbit_nb.specs import _ENDPOINTS
 
 from canned import CannedServer, Reply
