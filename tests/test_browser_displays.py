@@ -129,7 +129,7 @@ HEADERS = {
         "output ($/MTok)",
         "cached input ($/MTok)",
         "cache write ($/MTok)",
-        "as of",
+        "source",
         "overridden",
     ],
     "history": [
