@@ -371,18 +371,23 @@ def test_the_verdict_finds_no_broken_stream_taken_for_an_answer(
     retried to a whole answer."""
     scripted(llmock, PACE_MS)
     first_text = {"anthropic": 3, "openai": 1, "gemini": 0}  # chunk of the first text
-    calls = 0
+    calls = stalls = 0
     for provider, first in first_text.items():
         for after in [*range(first + 1), first + 1, first + AFTER_TEXT]:
             for kind in ERROR_TYPES:
                 fault(llmock, kind, provider, after)
                 calls += 1
+                stalls += kind == "stall"
     prompts = [f"fault mix {i}" for i in range(calls)]
     df = orbit_nb.compare(prompts, MODELS, stream=True, cache=False)
     assert (df["status"] == "ok").all(), df["error_message"].dropna().tolist()
     assert (df["content"] == TEXT).all()
-    records = settled(llmock, len(df) + calls, faults=calls)
-    assert sum(r.fault is not None for r in records) == calls
+    # A stalled request is recorded only when the server notices its client has
+    # gone, which a busy machine can put off past any wait; every other fault is
+    # recorded as its response ends, and those are the ones the verdict judges.
+    judged = calls - stalls
+    records = settled(llmock, len(df) + judged, faults=judged)
+    assert sum(r.fault is not None and "stall" not in r.fault for r in records) == judged
     verdict = judge(records)
     assert not ACCEPTED & {f.code for f in verdict.findings}, verdict.render()
     verdict.assert_ok(strict=True)
