@@ -154,14 +154,19 @@ def test_footprint_bench_smoke() -> None:
 
 @pytest.mark.timeout(TEST_LIMIT)
 def test_streaming_bench_smoke() -> None:
-    """Streamed and unstreamed compare() per provider, 3 calls a run, one round."""
+    """Streamed and unstreamed calls per provider, by compare() and by the raw clients,
+    3 calls a run, one round."""
+    providers = ("anthropic", "openai", "gemini")
     run_smoke(
         "streaming.py",
-        "| provider | side | ttft median (s) |",
+        "| provider | client | side | ttft median (s) |",
         *(
-            f"| {provider} | {side} |"
-            for provider in ("anthropic", "openai", "gemini")
+            f"| {provider} | {client} | {side} |"
+            for provider in providers
+            for client in ("orbit", "raw")
             for side in ("unstreamed", "streamed")
         ),
+        "| provider | orbit streamed/unstreamed | raw streamed/unstreamed |",
+        *(f"| {provider} | " for provider in providers),
         "CPU per call streamed/unstreamed:",
     )

@@ -12,6 +12,7 @@ starts over), and the row keeps the text that arrived.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -615,6 +616,19 @@ def test_documented_stream_usage_is_the_unstreamed_usage(canned: CannedServer, s
         assert request.target == target
         assert request.headers["x-goog-api-key"] == KEYS["GEMINI_API_KEY"]
     assert leaks(request.target) == []
+
+
+@pytest.mark.parametrize("spec", list(DOCUMENTED))
+def test_a_compressed_stream_is_decoded(canned: CannedServer, spec: str) -> None:
+    """A gzip-encoded event stream (its chunks are no events until decoded)."""
+    stream_body, json_body, headers = DOCUMENTED[spec]
+    compressed = stream_reply(gzip.compress(stream_body), **headers, **{"content-encoding": "gzip"})
+    canned.queue(compressed, Reply(200, json_body, headers))
+    df, seen = streamed("hello", [spec])
+    plain = orbit_nb.compare("hello", [spec], cache=False)
+    assert (df["status"].iloc[0], df["attempts"].iloc[0]) == ("ok", 1), df["error_message"].iloc[0]
+    pd.testing.assert_frame_equal(df[USAGE_COLUMNS], plain[USAGE_COLUMNS])
+    assert "".join(deltas(seen, 0)) == "Hi there"
 
 
 @pytest.fixture

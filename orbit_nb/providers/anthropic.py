@@ -27,6 +27,10 @@ from .facts import facts_of_kind
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "completion_from", "usage_from"]
 
+#: The SDK's aiohttp transport, under the client's ``DefaultAioHttpClient``: a
+#: streamed body is read straight from it (see :func:`.sse.sdk_chunks`).
+_transport = sse.sdk_transport("anthropic")
+
 #: The Messages API requires max_tokens; this is sent when the user gives none.
 DEFAULT_MAX_TOKENS: int = facts_of_kind("anthropic").default_max_tokens or 1024
 
@@ -93,12 +97,14 @@ class AnthropicProvider:
         try:
             require_event_stream(response.status_code, response.headers)
             answer = _Answer(on_text)
+            next_chunk, translate = sse.sdk_chunks(response, _transport, stall_s)
             await sse.read(
-                response.aiter_bytes(),
+                next_chunk,
                 answer,
                 stall_s=stall_s,
                 read_errors=(httpx2.TransportError, httpx2.StreamError),
                 read_timeouts=(httpx2.ReadTimeout,),
+                translate=translate,
             )
             return answer.completion(response.headers)
         finally:

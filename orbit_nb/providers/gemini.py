@@ -185,7 +185,7 @@ class GeminiProvider:
             require_event_stream(response.status, response.headers)
             answer = _Answer(on_text)
             await sse.read(
-                response.content.iter_any(),
+                sse.aiohttp_chunks(response, stall_s),
                 answer,
                 stall_s=stall_s,
                 read_errors=_TRANSPORT_ERRORS,

@@ -30,6 +30,10 @@ from .base import (
 
 __all__ = ["OpenAIProvider", "completion_from", "usage_from"]
 
+#: The SDK's aiohttp transport, under the client's ``DefaultAioHttpClient``: a
+#: streamed body is read straight from it (see :func:`.sse.sdk_chunks`).
+_transport = sse.sdk_transport("openai")
+
 _QUOTA_CODES = frozenset({"insufficient_quota"})
 
 
@@ -109,12 +113,14 @@ class OpenAIProvider:
                 return await _whole(response, on_text)  # a server that does not stream
             require_event_stream(response.status_code, response.headers)
             answer = _Answer(on_text)
+            next_chunk, translate = sse.sdk_chunks(response, _transport, stall_s)
             await sse.read(
-                response.aiter_bytes(),
+                next_chunk,
                 answer,
                 stall_s=stall_s,
                 read_errors=(httpx2.TransportError, httpx2.StreamError),
                 read_timeouts=(httpx2.ReadTimeout,),
+                translate=translate,
             )
             return answer.completion(response.headers)
         finally:

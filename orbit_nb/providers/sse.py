@@ -7,7 +7,8 @@ takes the events one by one and knows whether its API's finish signal came
 (OpenAI's ``[DONE]``, Anthropic's ``message_stop``, a Gemini ``finishReason``).
 :func:`read` feeds it, and decides how a stream that goes wrong failed:
 
-- ``stalled``: no byte for ``stall_s`` seconds (the HTTP client's read timeout);
+- ``stalled``: no byte of the body for ``stall_s`` seconds (:class:`Stall`; the
+  wait for the headers is under the HTTP client's read timeout, as any call);
 - ``disconnected``: the connection dropped (a transport error while reading);
 - ``truncated``: the stream ended cleanly, but before the finish signal;
 - ``malformed``: raised by the answer, for an event that is not what its API
@@ -15,12 +16,22 @@ takes the events one by one and knows whether its API's finish signal came
 
 Once the finish signal has come, the answer is whole: what happens to the rest
 of the stream (read to its end, so the connection can be reused) does not matter.
+
+Every chunk of a stream passes through here, so the read loop is kept lean: it
+awaits the HTTP client's own read call (:data:`NextChunk`), not layers of async
+iterators (an SDK client's body on its aiohttp transport is read straight from
+aiohttp, see :func:`sdk_chunks`), and a chunk sets no timer: aiohttp's read
+timeout sets a new one on every chunk, :class:`Stall` one per ``stall_s``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
 import json
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from .base import StreamBroken
@@ -29,12 +40,23 @@ __all__ = [
     "SHAPE_ERRORS",
     "Answer",
     "Decoder",
+    "NextChunk",
     "Pieces",
+    "Stall",
+    "aiohttp_chunks",
+    "chunks_of",
     "malformed_error",
     "misshapen",
     "parse",
     "read",
+    "sdk_chunks",
+    "sdk_transport",
 ]
+
+#: Reads the next chunk of a body: its bytes, or ``b""`` once the body has ended.
+NextChunk = Callable[[], Awaitable[bytes]]
+#: The context a read runs in, which turns the transport's errors into its client's.
+Translate = Callable[[], AbstractContextManager[object]]
 
 
 class Answer(Protocol):
@@ -113,37 +135,149 @@ class Decoder:
         return [(self._event, data)] if data is not None else []
 
 
+class Stall:
+    """The stall limit of one stream's body, at the cost of one timer per
+    ``stall_s`` seconds rather than one per chunk (None: no limit of its own).
+
+    The read loop notes when each chunk came (:attr:`last`); the timer is due
+    ``stall_s`` after the note it saw, and when it fires it looks again: if a
+    chunk came meanwhile, it sets itself ``stall_s`` after that one, else the
+    read is cancelled and leaving the ``async with`` raises ``TimeoutError``.
+    """
+
+    __slots__ = ("_handle", "_loop", "_scope", "last", "stall_s")
+
+    def __init__(self, stall_s: float | None) -> None:
+        self.stall_s = stall_s
+        self._loop = asyncio.get_running_loop()
+        #: When the last chunk came (the loop's clock).
+        self.last = self._loop.time()
+        self._scope = asyncio.timeout(None)
+        self._handle: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> Stall:
+        await self._scope.__aenter__()
+        if self.stall_s is not None:
+            self._handle = self._loop.call_at(self.last + self.stall_s, self._check)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        await self._scope.__aexit__(*exc_info)
+
+    def _check(self) -> None:
+        assert self.stall_s is not None
+        due = self.last + self.stall_s
+        if self._loop.time() < due:
+            self._handle = self._loop.call_at(due, self._check)
+        else:  # nothing for stall_s: end the read now
+            self._scope.reschedule(self._loop.time())
+
+
 async def read(
-    chunks: AsyncIterable[bytes],
+    next_chunk: NextChunk,
     answer: Answer,
     *,
     stall_s: float | None,
     read_errors: tuple[type[BaseException], ...],
     read_timeouts: tuple[type[BaseException], ...] = (),
+    translate: Translate = contextlib.nullcontext,
 ) -> None:
-    """Feed the events of ``chunks`` to ``answer`` until the stream ends; raise
-    :class:`StreamBroken` unless its finish signal came.
+    """Feed the events of the body that ``next_chunk`` reads to ``answer`` until the
+    body ends; raise :class:`StreamBroken` unless its finish signal came.
 
-    The HTTP client enforces the stall limit: its read timeout is ``stall_s``
-    (so a chunk costs no timer of its own). ``read_errors`` are what it raises
-    when a connection drops while reading; ``read_timeouts`` (and any
-    ``TimeoutError``), those that are its read timeout: a stall.
+    A body that goes ``stall_s`` seconds without a chunk is ``stalled``
+    (:class:`Stall`; None: the HTTP client's read timeout is the limit).
+    ``read_errors`` are what the client raises when a connection drops while
+    reading; ``read_timeouts`` (and any ``TimeoutError``), those that are its
+    read timeout: a stall. Reading runs in ``translate()`` (once for the whole
+    stream, not per chunk), so errors are named as the client names them (see
+    :func:`sdk_chunks`).
     """
     decoder = Decoder()
+    feed, event = decoder.feed, answer.event
     dropped: tuple[type[BaseException], ...] = (TimeoutError, *read_errors)
+    watch = Stall(stall_s)
+    now = asyncio.get_running_loop().time
     try:
-        async for chunk in chunks:
-            for name, data in decoder.feed(chunk):
-                answer.event(name, data)
+        async with watch:
+            with translate():
+                while chunk := await next_chunk():
+                    watch.last = now()
+                    for name, data in feed(chunk):
+                        event(name, data)
     except dropped as exc:
         if not answer.finished:  # else the answer is whole: the rest does not matter
             raise _broken(exc, isinstance(exc, (TimeoutError, *read_timeouts)), stall_s) from None
     for name, data in decoder.end():
-        answer.event(name, data)
+        event(name, data)
     if not answer.finished:
         raise StreamBroken(
             "truncated", f"the stream ended before the answer did (no {answer.signal})"
         )
+
+
+def aiohttp_chunks(response: Any, stall_s: float | None) -> NextChunk:
+    """The read call of an ``aiohttp.ClientResponse``'s body, for :func:`read`.
+
+    With ``stall_s``, :func:`read` watches the body for stalls itself, so
+    aiohttp's read timeout (a new timer on every chunk) is turned off for the
+    rest of this response; the wait for its headers was under it already.
+    The connection's next request sets its own.
+    """
+    protocol = getattr(response.connection, "protocol", None)
+    if stall_s is not None and protocol is not None:
+        protocol.read_timeout = None
+    return response.content.readany  # type: ignore[no-any-return]
+
+
+def chunks_of(chunks: AsyncIterable[bytes]) -> NextChunk:
+    """:data:`NextChunk` over an async iterable of byte chunks (empty ones skipped)."""
+    iterator = aiter(chunks)
+
+    async def next_chunk() -> bytes:
+        async for chunk in iterator:
+            if chunk:
+                return chunk
+        return b""
+
+    return next_chunk
+
+
+def sdk_chunks(response: Any, transport: Any, stall_s: float | None) -> tuple[NextChunk, Translate]:
+    """How to read the body of an SDK client's streamed ``response`` (an
+    ``httpx2.Response``): the read call, and the context that names its errors.
+
+    ``transport`` is the SDK's own aiohttp transport module (its vendored
+    ``httpx_aiohttp.transport``), or None. When the response came through it
+    and its body has no content encoding to undo, the body is read straight
+    from aiohttp's stream (see :func:`aiohttp_chunks`), in the transport's own
+    exception mapping: the bytes and errors of ``response.aiter_bytes()``,
+    without its four async generators per chunk. Otherwise
+    ``response.aiter_bytes()`` is read. Either way the caller closes the response.
+    """
+    stream = getattr(response.stream, "_stream", None)  # inside httpx2's timing wrapper
+    if transport is None or not isinstance(stream, transport.AiohttpResponseStream):
+        return chunks_of(response.aiter_bytes()), contextlib.nullcontext
+    next_chunk = aiohttp_chunks(stream._aiohttp_response, stall_s)
+    if _encoded(response.headers.get_list("content-encoding", split_commas=True)):
+        return chunks_of(response.aiter_bytes()), contextlib.nullcontext
+    return next_chunk, transport.map_aiohttp_exceptions
+
+
+def sdk_transport(sdk: str) -> Any:
+    """The aiohttp transport module an SDK's ``DefaultAioHttpClient`` uses (each
+    SDK vendors its own copy, with its own exception mapping), or None."""
+    try:
+        return importlib.import_module(f"{sdk}._vendor.httpx_aiohttp.transport")
+    except ImportError:
+        return None
+
+
+def _encoded(encodings: list[str]) -> bool:
+    """Whether a body has a content encoding that httpx2 would decode."""
+    return any(value.strip().lower() != "identity" for value in encodings)
 
 
 def _broken(exc: BaseException, stalled: bool, stall_s: float | None) -> StreamBroken:
