@@ -30,7 +30,20 @@ from .view import card_body
 if TYPE_CHECKING:
     from ..types import Row
 
-__all__ = ["LIVE_CHARS", "Board", "Card", "card_html"]
+__all__ = ["CARD_CSS", "LIVE_CHARS", "Board", "Card", "card_html"]
+
+#: A card's status line and text, coloured by state: the panel's and the live cards'.
+CARD_CSS = """
+.orbit-nb .orbit-nb-pcard-status{font-size:88%;color:var(--orbit-nb-muted);margin:0 0 6px;
+ overflow-wrap:anywhere}
+.orbit-nb .orbit-nb-pcard-running,.orbit-nb .orbit-nb-pcard-streaming{color:var(--orbit-nb-info)}
+.orbit-nb .orbit-nb-pcard-done{color:var(--orbit-nb-good)}
+.orbit-nb .orbit-nb-pcard-error{color:var(--orbit-nb-err)}
+.orbit-nb .orbit-nb-pcard-retrying,.orbit-nb .orbit-nb-pcard-cancelled,
+.orbit-nb .orbit-nb-pcard-skipped,.orbit-nb .orbit-nb-pcard-unsent{color:var(--orbit-nb-warn)}
+.orbit-nb .orbit-nb-pcard-live{white-space:pre-wrap;max-height:18em;overflow:auto}
+.orbit-nb .orbit-nb-pcard-more{color:var(--orbit-nb-muted);font-size:88%;margin:4px 0 0}
+"""
 
 #: Characters of a streamed answer drawn while it grows (the rest are counted).
 LIVE_CHARS = 3000

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .. import events as ev
 from ..progress import SHOW_AFTER, Snapshot, replace_display
 from ..style import scoped
-from .cards import Board, Card, card_html
+from .cards import CARD_CSS, Board, Card, card_html
 from .view import CSS as VIEW_CSS
 from .view import answer_line, grid_html, head_html, more_html, one_line, prompt_rows
 
@@ -41,18 +41,12 @@ _LATER = "in the result once the run ends"  # where the prompts not drawn are
 
 # The cards' status lines, coloured as in the panel. A column's header names its
 # model, so a card does not repeat it.
-_CSS = """
+_CSS = (
+    """
 .orbit-nb .orbit-nb-pcard-model{display:none}
-.orbit-nb .orbit-nb-pcard-status{font-size:88%;color:var(--orbit-nb-muted);margin:0 0 6px;
- overflow-wrap:anywhere}
-.orbit-nb .orbit-nb-pcard-running,.orbit-nb .orbit-nb-pcard-streaming{color:var(--orbit-nb-info)}
-.orbit-nb .orbit-nb-pcard-done{color:var(--orbit-nb-good)}
-.orbit-nb .orbit-nb-pcard-error{color:var(--orbit-nb-err)}
-.orbit-nb .orbit-nb-pcard-retrying,.orbit-nb .orbit-nb-pcard-cancelled,
-.orbit-nb .orbit-nb-pcard-skipped,.orbit-nb .orbit-nb-pcard-unsent{color:var(--orbit-nb-warn)}
-.orbit-nb .orbit-nb-pcard-live{white-space:pre-wrap;max-height:18em;overflow:auto}
-.orbit-nb .orbit-nb-pcard-more{color:var(--orbit-nb-muted);font-size:88%;margin:4px 0 0}
 """
+    + CARD_CSS
+)
 
 
 class LiveCards:

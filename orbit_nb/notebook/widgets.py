@@ -37,7 +37,7 @@ from ..api import start
 from ..errors import OrbitError
 from ..progress import Snapshot
 from ..style import THEME_CSS, scoped
-from .cards import Board, Card, card_html
+from .cards import CARD_CSS, Board, Card, card_html
 from .form import Controls, checked, wrap
 from .view import CSS as VIEW_CSS
 from .view import Comparison, costs_html
@@ -57,27 +57,22 @@ _READY = "Type a prompt, pick models and press Run."
 _LIVE_ONLY = "orbit_nb.panel(): its controls need a running kernel"
 _RESULT = "orbit-nb-presult"  # the class of the result's output; plus -<id> per panel
 
-_CSS = """
+_CSS = (
+    """
 .orbit-nb.orbit-nb-panel{display:flex;gap:6px;padding:2px 0}
 .orbit-nb .orbit-nb-prow{gap:4px 16px}
 .orbit-nb .orbit-nb-pcards{gap:8px}
 .orbit-nb .orbit-nb-pcard{height:100%;line-height:1.45;white-space:normal;
  contain:inline-size}
 .orbit-nb .orbit-nb-pcard-model{font-weight:600;overflow-wrap:anywhere}
-.orbit-nb .orbit-nb-pcard-status{font-size:88%;color:var(--orbit-nb-muted);margin:0 0 6px;
- overflow-wrap:anywhere}
-.orbit-nb .orbit-nb-pcard-running,.orbit-nb .orbit-nb-pcard-streaming{color:var(--orbit-nb-info)}
-.orbit-nb .orbit-nb-pcard-done{color:var(--orbit-nb-good)}
-.orbit-nb .orbit-nb-pcard-error{color:var(--orbit-nb-err)}
-.orbit-nb .orbit-nb-pcard-retrying,.orbit-nb .orbit-nb-pcard-cancelled,
-.orbit-nb .orbit-nb-pcard-skipped,.orbit-nb .orbit-nb-pcard-unsent{color:var(--orbit-nb-warn)}
-.orbit-nb .orbit-nb-pcard-live{white-space:pre-wrap;max-height:18em;overflow:auto}
-.orbit-nb .orbit-nb-pcard-more{color:var(--orbit-nb-muted);font-size:88%;margin:4px 0 0}
-.orbit-nb .orbit-nb-pmsg{line-height:1.45;white-space:normal;color:var(--orbit-nb-muted)}
+"""
+    + CARD_CSS
+    + """.orbit-nb .orbit-nb-pmsg{line-height:1.45;white-space:normal;color:var(--orbit-nb-muted)}
 .orbit-nb .orbit-nb-pmsg-error{color:var(--orbit-nb-err)}
 .orbit-nb .orbit-nb-pmsg-note{color:var(--orbit-nb-warn)}
 .orbit-nb .orbit-nb-pmsg p{margin:0}
 """
+)
 _ROOT_CLASSES = ("orbit-nb", "orbit-nb-panel", "mathjax_ignore", "tex2jax_ignore")
 
 
