@@ -62,8 +62,12 @@ system-deps:
 	  || echo "warning: could not install$$missing; the tests that need them will fail"; \
 	fi
 
+# The suite in TEST_WORKERS processes, each test file whole in one of them (a file's
+# JupyterLab, kernel and servers are started once): much of it waits on servers,
+# kernels and browsers, so two workers halve its time on two cores.
+TEST_WORKERS ?= 2
 test: system-deps lint typecheck
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(BENCH_STAMP)
 	$(PY) bench/concurrency.py
