@@ -9,16 +9,17 @@ records what changed and draws on its own schedule, throttled. A listener that
 raises is logged and dropped, never the run's problem.
 
 A listener that displays streamed text as it arrives (the panel, a streamed
-run's live cards) subscribes with ``shows_text=True``: once a piece of an
-answer has been published while one is subscribed, that text was shown, and a
-stream that breaks afterwards is not retried (see :mod:`orbit_nb.retry`).
+run's live cards) subscribes with ``shows_text=True`` (and ``rows=``, when it
+draws only some rows): once a piece of an answer has been published while one
+that draws its row is subscribed, that text was shown, and a stream that
+breaks afterwards is not retried (see :mod:`orbit_nb.retry`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,8 +76,8 @@ class RowDelta:
     The pieces of one attempt, joined, are the answer so far. A stream that
     breaks is retried (a :class:`RowRetrying` comes first, and the next
     attempt's pieces start over) unless part of it was shown: once a piece was
-    published while a listener that shows text was subscribed
-    (:attr:`Events.shows_text`), the stream is not retried, so shown text never
+    published while a listener that shows this row's text was subscribed
+    (:meth:`Events.shows`), the stream is not retried, so shown text never
     starts over.
     """
 
@@ -109,20 +110,30 @@ class Events:
 
     def __init__(self) -> None:
         self._listeners: tuple[Listener, ...] = ()
-        self._showing: tuple[Listener, ...] = ()  # the listeners that display streamed text
+        # The listeners that display streamed text, each with the rows it draws (None: all).
+        self._showing: tuple[tuple[Listener, frozenset[int] | None], ...] = ()
         self._lock = threading.Lock()
 
-    def subscribe(self, listener: Listener, *, shows_text: bool = False) -> Callable[[], None]:
+    def subscribe(
+        self,
+        listener: Listener,
+        *,
+        shows_text: bool = False,
+        rows: Collection[int] | None = None,
+    ) -> Callable[[], None]:
         """Call ``listener(event)`` for every event from now on; returns an unsubscribe.
 
         ``shows_text=True`` says the listener displays streamed text as it arrives
         (a live display): the run then never retries a stream that broke after
-        part of it was shown.
+        part of it was shown. ``rows``: the indexes of the rows whose text it
+        shows, when it draws only some (None: every row); a stream in a row it
+        does not draw is retried as if no display were there.
         """
+        shown = None if rows is None else frozenset(rows)
         with self._lock:
             self._listeners = (*self._listeners, listener)
             if shows_text:
-                self._showing = (*self._showing, listener)
+                self._showing = (*self._showing, (listener, shown))
         return lambda: self._drop(listener)
 
     @property
@@ -130,10 +141,14 @@ class Events:
         """Whether a listener that displays streamed text is subscribed now."""
         return bool(self._showing)
 
+    def shows(self, index: int) -> bool:
+        """Whether a listener subscribed now displays row ``index``'s streamed text."""
+        return any(rows is None or index in rows for _, rows in self._showing)
+
     def _drop(self, listener: Listener) -> None:
         with self._lock:
             self._listeners = tuple(x for x in self._listeners if x is not listener)
-            self._showing = tuple(x for x in self._showing if x is not listener)
+            self._showing = tuple(x for x in self._showing if x[0] is not listener)
 
     def publish(self, event: Event) -> None:
         """Deliver ``event`` to every listener (engine loop only)."""

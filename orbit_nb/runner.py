@@ -234,7 +234,7 @@ class Runner:
 
         def delta(text: str) -> bool:
             events.publish(ev.RowDelta(index, row, text))
-            return events.shows_text  # a live display showed it: no retry may start over
+            return events.shows(index)  # a live display showed it: no retry may start over
 
         outcome = await call(
             self._sender(provider, row.request),

@@ -30,8 +30,10 @@ from llmock.verdict import judge
 import orbit_nb
 from orbit_nb import events as ev
 from orbit_nb import retry
-from orbit_nb.api import start
+from orbit_nb.api import launch, prepare, start
 from orbit_nb.errors import ParameterError
+from orbit_nb.notebook.live import LiveCards
+from orbit_nb.notebook.view import MAX_PROMPTS
 from orbit_nb.specs import _ENDPOINTS
 from orbit_nb.types import Options
 
@@ -344,6 +346,40 @@ def test_a_stream_broken_after_text_was_shown_is_an_error_row_keeping_that_text(
         (record,) = [r for r in records if r.seq in finding.seqs]
         assert rows[record.provider].status == "error"
     assert leaks(df.to_csv()) == []
+
+
+def test_live_cards_count_as_shown_only_the_rows_they_draw(
+    llmock: LLMock, stall_limit: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live cards draw the first 20 prompts of a one-model run: a stream that breaks
+    after text in one of those is an error row, not retried; in the two prompts
+    beyond them, whose text no display showed, it is retried like any other."""
+    monkeypatch.setattr(retry, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(retry, "_BACKOFF_BASE", 0.01)
+    scripted(llmock, PACE_MS)
+    llmock.disconnect(after_chunks=AFTER_TEXT, times=None, provider="openai")
+    prompts = {f"p{i:02}": f"drawn or not {i}" for i in range(MAX_PROMPTS + 2)}
+    run = prepare(prompts, ["openai:gpt-4o-mini"], Options(stream=True, cache=False))
+    LiveCards(run, show_after=3600)  # subscribed now; nothing drawn outside a kernel
+    df = launch(run).wait()
+    drawn, beyond = df.iloc[:MAX_PROMPTS], df.iloc[MAX_PROMPTS:]
+    assert list(beyond["prompt_id"]) == ["p20", "p21"]
+    assert (df["status"] == "error").all() and (df["error_type"] == "disconnected").all()
+    assert (drawn["attempts"] == 1).all(), drawn["attempts"].tolist()
+    assert drawn["error_message"].str.contains("had been shown").all()
+    assert (beyond["attempts"] == 2).all(), beyond["error_message"].tolist()
+    assert not beyond["error_message"].str.contains("had been shown").any()
+
+
+def test_a_display_of_some_rows_shows_only_their_text() -> None:
+    events = ev.Events()
+    unsubscribe = events.subscribe(lambda _: None, shows_text=True, rows=[0, 2])
+    assert events.shows_text
+    assert [events.shows(i) for i in range(4)] == [True, False, True, False]
+    events.subscribe(lambda _: None, shows_text=True)  # another display, of every row
+    assert all(events.shows(i) for i in range(4))
+    unsubscribe()
+    assert events.shows(3)
 
 
 def test_text_counts_as_shown_only_while_a_display_is_subscribed() -> None:

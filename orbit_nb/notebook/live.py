@@ -53,11 +53,12 @@ class LiveCards:
     """A streamed run's live display in the current cell's output (see the module).
 
     Made before the run is launched: its listener, subscribed as one that shows
-    text, sees every event, and a stream that breaks after part of it was shown
-    is not retried. The display appears at the first piece of text, or once the
-    run has taken ``show_after`` seconds; ``label`` heads it. :meth:`tick` draws
-    what changed (throttled; call it often, from the thread that waits);
-    :meth:`finish` replaces the display by the result.
+    the text of the rows drawn, sees every event, and a stream in a drawn row
+    that breaks after part of it was shown is not retried. The display appears
+    at the first piece of text, or once the run has taken ``show_after``
+    seconds; ``label`` heads it. :meth:`tick` draws what changed (throttled;
+    call it often, from the thread that waits); :meth:`finish` replaces the
+    display by the result.
     """
 
     def __init__(self, job: Run, label: str = "", show_after: float = SHOW_AFTER) -> None:
@@ -77,7 +78,9 @@ class LiveCards:
         self._handle: Any = None
         self._next_draw = 0.0
         self._drawn: Snapshot | None = None
-        self._unsubscribe = job.events.subscribe(self._record, shows_text=True)
+        # Only the drawn rows' text is shown: a stream in a row not drawn is retried.
+        drawn = [i for i, r in enumerate(requests) if r.prompt_id in self._boards]
+        self._unsubscribe = job.events.subscribe(self._record, shows_text=True, rows=drawn)
         if show_after <= 0:  # shown at once, from the cell that made it
             self.tick()
 
