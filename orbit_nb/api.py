@@ -291,9 +291,10 @@ def estimate(
     system: str | None = None,
     max_tokens: int | None = None,
     repeat: int = 1,
+    service_tier: str | None = None,
 ) -> pd.DataFrame:
     """The most a run could cost, per model, before anything is called: an upper
-    bound, or NA where there is none.
+    bound, or NA where there is none. Its arguments are :func:`compare`'s.
 
     Input tokens are counted by the provider's free count endpoint (Anthropic
     ``messages/count_tokens``, Gemini ``countTokens``, OpenAI
@@ -312,12 +313,15 @@ def estimate(
 
     The bound is priced at the long-context tier when the input bound is above
     the tier's threshold, and at the cache-write rate where writing the prompt
-    cache costs more than input. ``max_cost_usd`` is NA for a model with no
-    known price::
+    cache costs more than input, and at the dearer of the standard price and
+    ``service_tier``'s (a tier asked for may not be granted: flex then bills at
+    standard). ``max_cost_usd`` is NA for a model with no known price::
 
         orbit_nb.estimate(prompts, ["openai:gpt-4o", "anthropic:claude-haiku-4-5"], max_tokens=300)
     """
-    options = Options(system=system, max_tokens=max_tokens, repeat=repeat)
+    options = Options(
+        system=system, max_tokens=max_tokens, repeat=repeat, service_tier=service_tier
+    )
     requests, specs = requests_for(prompts, models, options)
     targets = resolve(specs)
     engine = get_engine()

@@ -13,6 +13,7 @@ import orbit_nb
 from orbit_nb.api import estimate
 from orbit_nb.bounds import BY_BYTES, BY_COUNT, MESSAGE_OVERHEAD_TOKENS
 from orbit_nb.cost import cost
+from orbit_nb.errors import ParameterError
 from orbit_nb.price_data import Price, lookup
 from orbit_nb.providers import build
 from orbit_nb.specs import parse_models, resolve
@@ -128,6 +129,25 @@ def test_an_input_bound_over_the_threshold_is_priced_at_the_long_context_tier(
     assert above["max_cost_usd"] == pytest.approx(
         ((p.long_context_threshold + 1) * input_rate(tier) + 10 * tier.output) / 1e6
     )
+
+
+def test_a_service_tier_is_priced_at_the_dearer_of_it_and_standard(llmock: LLMock) -> None:
+    """gpt-5.4: priority bills twice the standard rates, flex half; a flex request
+    may be served at standard, so its bound is standard's."""
+    spec = "openai:gpt-5.4"
+    p = price(spec)
+    bound = (byte_bound("hello", None) * p.input + 2_000 * p.output) / 1e6
+    costs = {
+        tier: estimate("hello", [spec], max_tokens=2_000, service_tier=tier).loc[spec]
+        for tier in [None, "flex", "priority"]
+    }
+    assert costs[None]["max_cost_usd"] == pytest.approx(bound)
+    assert costs["flex"]["max_cost_usd"] == pytest.approx(bound)
+    assert costs["priority"]["max_cost_usd"] == pytest.approx(2 * bound)
+    asked = len(llmock.requests)  # the count endpoint, once a tier
+    with pytest.raises(ParameterError, match="'fastest'"):
+        estimate("hello", [spec], service_tier="fastest")
+    assert len(llmock.requests) == asked  # refused before anything was asked
 
 
 def test_a_possible_cache_write_is_priced_at_the_write_rate(llmock: LLMock) -> None:

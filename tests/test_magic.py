@@ -22,6 +22,8 @@ from llmock.journal import RequestRecord
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
+import orbit_nb
+
 from conftest import KEYS
 from kernel import (
     MODELS,
@@ -250,6 +252,20 @@ def test_dry_run_shows_the_estimate_and_calls_nothing(kernel: Kernel, llmock: LL
             assert spec in shown["data"][mime]
     assert completions(llmock) == []
     assert not defined(kernel, "dry")
+
+
+def test_dry_run_prices_the_service_tier_asked_for(kernel: Kernel, llmock: LLMock) -> None:
+    spec, prompt = "openai:gpt-5.4", "dry tier: hi."
+    options = f"-m {spec} --max-tokens 100 --service-tier priority --dry-run"
+    cell = ok(orbit(kernel, options, prompt))
+
+    (shown,) = cell.outputs("display_data")
+    priority = orbit_nb.estimate(prompt, [spec], max_tokens=100, service_tier="priority")
+    standard = orbit_nb.estimate(prompt, [spec], max_tokens=100)
+    cost = priority.loc[spec, "max_cost_usd"]
+    assert cost == pytest.approx(2 * standard.loc[spec, "max_cost_usd"])
+    assert shown["data"]["text/plain"] == repr(priority)
+    assert completions(llmock) == []
 
 
 def test_dollar_variables_in_option_values(kernel: Kernel, llmock: LLMock) -> None:

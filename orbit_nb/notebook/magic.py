@@ -137,6 +137,7 @@ class Orbit(Magics):
                     system=options.system,
                     max_tokens=options.max_tokens,
                     repeat=options.repeat,
+                    service_tier=options.service_tier,
                 )
             )
             return
