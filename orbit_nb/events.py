@@ -110,6 +110,7 @@ class Events:
 
     def __init__(self) -> None:
         self._listeners: tuple[Listener, ...] = ()
+        self._hearing: tuple[Listener, ...] = ()  # those that take RowDelta events too
         # The listeners that display streamed text, each with the rows it draws (None: all).
         self._showing: tuple[tuple[Listener, frozenset[int] | None], ...] = ()
         self._lock = threading.Lock()
@@ -120,6 +121,7 @@ class Events:
         *,
         shows_text: bool = False,
         rows: Collection[int] | None = None,
+        deltas: bool = True,
     ) -> Callable[[], None]:
         """Call ``listener(event)`` for every event from now on; returns an unsubscribe.
 
@@ -127,11 +129,15 @@ class Events:
         (a live display): the run then never retries a stream that broke after
         part of it was shown. ``rows``: the indexes of the rows whose text it
         shows, when it draws only some (None: every row); a stream in a row it
-        does not draw is retried as if no display were there.
+        does not draw is retried as if no display were there. ``deltas=False``:
+        every event but :class:`RowDelta` (a run with no listener of deltas
+        makes none).
         """
         shown = None if rows is None else frozenset(rows)
         with self._lock:
             self._listeners = (*self._listeners, listener)
+            if deltas:
+                self._hearing = (*self._hearing, listener)
             if shows_text:
                 self._showing = (*self._showing, (listener, shown))
         return lambda: self._drop(listener)
@@ -141,6 +147,11 @@ class Events:
         """Whether a listener that displays streamed text is subscribed now."""
         return bool(self._showing)
 
+    @property
+    def hears_deltas(self) -> bool:
+        """Whether a listener of :class:`RowDelta` events is subscribed now."""
+        return bool(self._hearing)
+
     def shows(self, index: int) -> bool:
         """Whether a listener subscribed now displays row ``index``'s streamed text."""
         return any(rows is None or index in rows for _, rows in self._showing)
@@ -148,11 +159,13 @@ class Events:
     def _drop(self, listener: Listener) -> None:
         with self._lock:
             self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._hearing = tuple(x for x in self._hearing if x is not listener)
             self._showing = tuple(x for x in self._showing if x[0] is not listener)
 
     def publish(self, event: Event) -> None:
-        """Deliver ``event`` to every listener (engine loop only)."""
-        for listener in self._listeners:
+        """Deliver ``event`` to every listener of it (engine loop only)."""
+        listeners = self._hearing if type(event) is RowDelta else self._listeners
+        for listener in listeners:
             try:
                 listener(event)
             except Exception:

@@ -59,7 +59,7 @@ class Run:
         self._cancel_calls: Callable[[], object] | None = None
         self._cancelling = False
         self._stopped_by: Literal["cancelled", "interrupted"] | None = None
-        self.events.subscribe(self._count)
+        self.events.subscribe(self._count, deltas=False)
 
     def __repr__(self) -> str:
         return f"<Run {self.run_id} {self.finished}/{self.total} {self.state}>"

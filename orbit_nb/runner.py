@@ -233,7 +233,8 @@ class Runner:
             events.publish(ev.RowRetrying(index, row, attempt, failure, wait))
 
         def delta(text: str) -> bool:
-            events.publish(ev.RowDelta(index, row, text))
+            if events.hears_deltas:
+                events.publish(ev.RowDelta(index, row, text))
             return events.shows(index)  # a live display showed it: no retry may start over
 
         outcome = await call(

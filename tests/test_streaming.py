@@ -382,6 +382,20 @@ def test_a_display_of_some_rows_shows_only_their_text() -> None:
     assert events.shows(3)
 
 
+def test_a_listener_can_leave_out_deltas(llmock: LLMock) -> None:
+    """A run's own counter takes no RowDelta: with no listener of them, none is made."""
+    scripted(llmock)
+    seen: list[ev.Event] = []
+    run = prepare("no deltas", MODELS, Options(stream=True, cache=False))
+    assert not run.events.hears_deltas  # the run's own counter does not take them
+    run.events.subscribe(seen.append, deltas=False)
+    df = launch(run).wait()
+    assert (df["status"] == "ok").all() and (df["content"] == TEXT).all()
+    kinds = {type(e).__name__ for e in seen}
+    assert kinds == {"RunStarted", "RowStarted", "RowFinished", "RunFinished"}, kinds
+    assert run.finished == len(MODELS) and run.spent_usd > 0
+
+
 def test_text_counts_as_shown_only_while_a_display_is_subscribed() -> None:
     events = ev.Events()
     assert not events.shows_text
