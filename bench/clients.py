@@ -73,6 +73,8 @@ from common import (
     isolated_cache,
     llmock_servers,
     point_env_at,
+    raw_anthropic,
+    raw_openai,
     write_section,
 )
 
@@ -249,20 +251,10 @@ class AsyncRawSide(Side):
         )
 
     async def _anthropic(self, prompt: str) -> str:
-        message = await self.anthropic.messages.create(
-            model="claude-haiku-4-5",
-            max_tokens=MAX_TOKENS,
-            messages=[{"role": "user", "content": prompt}],
-        )
-        return "".join(b.text for b in message.content if b.type == "text")
+        return await raw_anthropic(self.anthropic, prompt, MAX_TOKENS)
 
     async def _openai(self, prompt: str) -> str:
-        response = await self.openai.chat.completions.create(
-            model="gpt-4o-mini",
-            max_completion_tokens=MAX_TOKENS,
-            messages=[{"role": "user", "content": prompt}],
-        )
-        return response.choices[0].message.content or ""
+        return await raw_openai(self.openai, prompt, MAX_TOKENS)
 
     async def _gemini(self, prompt: str) -> str:
         if self.session is not None:

@@ -32,6 +32,26 @@ SMOKE_LATENCY_MS = 50
 SMOKE_NOTE = "smoke run: tiny sizes, so the figures mean nothing; bench/results.md left as is"
 
 
+async def raw_anthropic(client: Any, prompt: str, max_tokens: int) -> str:
+    """One call as a hand-written baseline makes it on an ``AsyncAnthropic``: the text."""
+    message = await client.messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=max_tokens,
+        messages=[{"role": "user", "content": prompt}],
+    )
+    return "".join(b.text for b in message.content if b.type == "text")
+
+
+async def raw_openai(client: Any, prompt: str, max_tokens: int) -> str:
+    """One call as a hand-written baseline makes it on an ``AsyncOpenAI``: the text."""
+    response = await client.chat.completions.create(
+        model="gpt-4o-mini",
+        max_completion_tokens=max_tokens,
+        messages=[{"role": "user", "content": prompt}],
+    )
+    return response.choices[0].message.content or ""
+
+
 def parse_args(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, what: str, **tiny: Any
 ) -> argparse.Namespace:

@@ -42,6 +42,8 @@ from common import (
     machine,
     parse_args,
     point_env_at,
+    raw_anthropic,
+    raw_openai,
     wants_write,
     write_section,
 )
@@ -85,20 +87,10 @@ class RawSide:
         )
 
     async def _anthropic(self, prompt: str) -> str:
-        message = await self.anthropic.messages.create(
-            model="claude-haiku-4-5",
-            max_tokens=MAX_TOKENS,
-            messages=[{"role": "user", "content": prompt}],
-        )
-        return "".join(b.text for b in message.content if b.type == "text")
+        return await raw_anthropic(self.anthropic, prompt, MAX_TOKENS)
 
     async def _openai(self, prompt: str) -> str:
-        response = await self.openai.chat.completions.create(
-            model="gpt-4o-mini",
-            max_completion_tokens=MAX_TOKENS,
-            messages=[{"role": "user", "content": prompt}],
-        )
-        return response.choices[0].message.content or ""
+        return await raw_openai(self.openai, prompt, MAX_TOKENS)
 
     async def _gemini(self, prompt: str) -> str:
         response = await self.gemini.post(

@@ -91,7 +91,7 @@ def test_timeout_bounds_a_call(llmock: LLMock) -> None:
     assert by_provider.loc["anthropic", "error_type"] == "timeout"
     assert "0.5 s timeout" in by_provider.loc["anthropic", "error_message"]
     assert (by_provider.drop("anthropic")["status"] == "ok").all()
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # the delayed answer takes 10 s; a busy machine adds some time
 
 
 def test_retries_stop_when_the_timeout_leaves_no_room(llmock: LLMock) -> None:
@@ -102,7 +102,9 @@ def test_retries_stop_when_the_timeout_leaves_no_room(llmock: LLMock) -> None:
     assert row["status"] == "error" and row["error_type"] == "server_error"
     assert 1 < row["attempts"] < 6
     assert "no time left for a retry" in row["error_message"]
-    assert time.monotonic() - start < 1.5
+    # Retries that ignored the timeout would wait 0.5 + 1 + 2 + 4 + 8 s; a busy
+    # machine may add some time around the run, never that much.
+    assert time.monotonic() - start < 1.5 + 3.0
 
 
 @pytest.fixture
