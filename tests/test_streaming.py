@@ -55,8 +55,9 @@ ERROR_TYPES = {
 #: some (Anthropic's first text is its 4th event, OpenAI's its 2nd, Gemini's its 1st).
 BEFORE_TEXT, AFTER_TEXT = 0, 5
 #: The stall limit in these tests (retry.STALL_TIMEOUT, lowered), and how long LLMock
-#: stalls: wide apart, so a busy machine cannot blur them.
-STALL_LIMIT, STALL_S = 1.5, 8.0
+#: stalls: wide apart, so a busy machine cannot blur them. The limit also bounds the
+#: wait for a response's headers, which a busy machine has stretched past 1.5 s.
+STALL_LIMIT, STALL_S = 5.0, 20.0
 #: Milliseconds between chunks in the fault tests (see scripted()).
 PACE_MS = 50
 #: The verdict findings that would mean a broken stream was taken for an answer.
