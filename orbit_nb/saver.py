@@ -42,6 +42,8 @@ class Saver:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), SAVE_EVERY)
             await self.flush()
+        # Rows may have finished, and close() come, while the last write ran.
+        await self.flush()
 
     def close(self) -> None:
         """No more rows: :meth:`run` writes the last ones and returns."""

@@ -8,12 +8,15 @@ second of arriving), and a rerun asks only for the rest.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -21,9 +24,13 @@ from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
 import orbit_nb
+from orbit_nb import saver
+from orbit_nb.history_store import record
+from orbit_nb.types import ModelSpec, Request, Row
 
 CALLS, IN_FLIGHT = 200, 20
 MODEL = "openai:gpt-4o-mini"
+MINI = ModelSpec("openai", "gpt-4o-mini")
 PROMPTS = [f"saved as it arrives: question {i}" for i in range(CALLS)]
 
 CLIENT = textwrap.dedent(
@@ -73,3 +80,40 @@ def test_a_killed_run_keeps_its_answers_and_a_rerun_sends_only_the_rest(
     assert again["status"].eq("ok").all()
     assert int(again["cached"].sum()) >= saved
     assert resent <= CALLS - saved + IN_FLIGHT
+
+
+def test_rows_that_finish_during_the_last_write_are_written_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run's last rows can finish, and the run close, while a batch is being
+    written (a slow disk, a busy machine): they are written after it, not dropped."""
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_first_write(rows: Sequence[Row], path: Path | None = None) -> None:
+        if not writing.is_set():
+            writing.set()
+            assert release.wait(30)
+        record(rows, path)
+
+    monkeypatch.setattr(saver, "record_history", slow_first_write)
+    monkeypatch.setattr(saver, "SAVE_EVERY", 0.05)
+    rows = [
+        Row("run-slow", Request(f"p{i}", f"prompt {i}", MINI), status="ok", content="a")
+        for i in range(3)
+    ]
+    notes: list[str] = []
+
+    async def run() -> None:
+        writer = saver.Saver(None, notes)
+        writer.finished(rows[0], "k0")
+        task = asyncio.create_task(writer.run())
+        assert await asyncio.to_thread(writing.wait, 30)  # the first batch is being written
+        writer.finished(rows[1], "k1")
+        writer.finished(rows[2], "k2")
+        writer.close()
+        release.set()
+        await task
+
+    asyncio.run(run())
+    assert notes == []
+    assert sorted(orbit_nb.history()["prompt_id"]) == ["p0", "p1", "p2"]
