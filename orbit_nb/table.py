@@ -6,6 +6,10 @@ numbers, whose notebook and text displays show dollars as ``$0.000297``,
 seconds as ``1.23 s``, tokens as ``12,345``, a dash for NA, and by default only
 the columns most people read (every column stays in the frame; selecting
 columns shows those). Formatting is display-only, like pandas' ``Styler``.
+
+A compact table draws each row on one line (text is cut at 80 characters) and
+scrolls sideways when it is wider than its output; a wrapped table
+(``side_by_side``) shows whole texts with their line breaks.
 """
 
 from __future__ import annotations
@@ -136,8 +140,6 @@ _CSS = """
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table tbody th,
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table .orbit-nb-text{text-align:left}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-table tbody th{font-weight:600}
-.orbit-nb .orbit-nb-table-wrap .orbit-nb-table td.orbit-nb-text{white-space:normal;min-width:6em;
- max-width:40em;overflow-wrap:break-word}
 .orbit-nb .orbit-nb-table-wrap.orbit-nb-wrap .orbit-nb-table td{text-align:left;
  white-space:pre-wrap;min-width:16em;max-width:40em;overflow-wrap:anywhere}
 .orbit-nb .orbit-nb-table-wrap .orbit-nb-note{margin:4px 0 0;font-size:90%;
@@ -145,7 +147,7 @@ _CSS = """
 """
 
 
-_TEXT_CLASS = " class='orbit-nb-text'"  # left-aligned, wrapped
+_TEXT_CLASS = " class='orbit-nb-text'"  # left-aligned
 
 #: The rules a table needs inside another display's root.
 TABLE_CSS = _CSS

@@ -6,8 +6,9 @@ Gemini refusing every call), then shows each table orbit has: ``summary``,
 cache stats`` and ``%orbit config``, and a progress bar left standing. The
 checks read the rendered page (geometry and computed styles, not the HTML
 string): each display is visible inside its output area and fits it or scrolls
-sideways; numbers read as dollars, seconds and counts, never ``1e-05``; text
-columns are left-aligned; every text is readable in JupyterLab Light and Dark.
+sideways; a compact table draws each row on one line; numbers read as dollars,
+seconds and counts, never ``1e-05``; text columns are left-aligned; every text
+is readable in JupyterLab Light and Dark.
 Screenshots of each display, light and dark, land in ``tests/artifacts/``.
 """
 
@@ -234,7 +235,8 @@ def shown(
 
 # -- reading tables ------------------------------------------------------------------------
 
-# Each header and body cell of a table as drawn: text, alignment, white-space. Off
+# Each header and body cell of a table as drawn: text, alignment, white-space, font
+# size and the height of its text (one line is under twice the font size). Off
 # screen, a cell's contents are not rendered (content-visibility) and read empty: the
 # table is scrolled to and read once drawn.
 _CELLS = """async table => {
@@ -243,9 +245,11 @@ _CELLS = """async table => {
     await new Promise(done => requestAnimationFrame(done));
   }
   const cell = c => {
-    const s = getComputedStyle(c);
+    const s = getComputedStyle(c), text = document.createRange();
+    text.selectNodeContents(c);
     return {text: c.innerText.trim(), align: s.textAlign, whiteSpace: s.whiteSpace,
-            span: c.colSpan, tag: c.tagName};
+            span: c.colSpan, tag: c.tagName, font: parseFloat(s.fontSize),
+            textHeight: text.getBoundingClientRect().height};
   };
   const rows = section => [...section.rows].map(r => [...r.cells].map(cell));
   return {head: rows(table.tHead), body: rows(table.tBodies[0])};
@@ -255,7 +259,8 @@ _CELLS = """async table => {
 @dataclass
 class Table:
     """A drawn table: its header row and its body rows (the left-out middle skipped),
-    each cell as ``{text, align, whiteSpace, span, tag}``; column 0 holds the row labels."""
+    each cell as ``{text, align, whiteSpace, span, tag, font, textHeight}``; column 0 holds
+    the row labels."""
 
     head: list[dict[str, Any]]
     body: list[list[dict[str, Any]]]
@@ -378,6 +383,25 @@ def test_text_columns_are_left_aligned_and_numbers_right(shown: Shown, name: str
         if table.is_numbers(i):
             aligned = {table.head[i]["align"]} | {row[i]["align"] for row in table.body}
             assert aligned <= {"right", "end"}, (name, table.headers[i], aligned)
+
+
+@pytest.mark.parametrize("name", [name for name in DISPLAYS if name != "side_by_side"])
+def test_compact_tables_draw_each_row_on_one_line(shown: Shown, name: str) -> None:
+    """A compact table's text is cut short, never wrapped: model specs stay whole and
+    rows stay one line high; a table wider than its output scrolls sideways instead."""
+    table = shown.table(name)
+    cells = [
+        (row[0]["text"], head["text"], c)
+        for row in table.body
+        for head, c in zip(table.head, row, strict=True)
+    ]
+    cells += [("(header)", c["text"], c) for c in table.head]
+    wrapped = [
+        (label, header, c["text"], round(c["textHeight"]))
+        for label, header, c in cells
+        if c["textHeight"] >= 2 * c["font"]
+    ]
+    assert wrapped == [], (name, wrapped)
 
 
 def test_failed_model_counts_errors_and_shows_na_as_dash(shown: Shown) -> None:
