@@ -126,7 +126,7 @@ def record(rows: Sequence[Row], path: Path | None = None) -> None:
         return
     target = path or history_path()
     data = [_values(r) for r in rows]
-    deadline = time.monotonic() + DEADLINE_S  # for the whole write, opening included
+    deadline = time.monotonic() + DEADLINE_S  # bounds waiting for another writer's lock
     try:
         with closing(_connect(target)) as conn:
             _write(conn, target, data, deadline)
