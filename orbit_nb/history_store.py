@@ -128,7 +128,7 @@ def record(rows: Sequence[Row], path: Path | None = None) -> None:
     data = [_values(r) for r in rows]
     deadline = time.monotonic() + DEADLINE_S  # bounds waiting for another writer's lock
     try:
-        with closing(_connect(target)) as conn:
+        with closing(_connect(target, deadline)) as conn:
             _write(conn, target, data, deadline)
     except sqlite3.Error as exc:
         if is_locked(exc):
@@ -136,11 +136,18 @@ def record(rows: Sequence[Row], path: Path | None = None) -> None:
         raise StoreError(f"history write to {target} failed: {describe(exc)}") from exc
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, deadline: float) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=DEADLINE_S, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")  # readers and one writer never block each other
-    conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        # Readers and one writer never block each other. Switching a new file
+        # to WAL while another process does the same is refused at once
+        # (SQLite does not wait there), so it waits like a write does.
+        _when_free(conn, "PRAGMA journal_mode=WAL", deadline)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -148,7 +155,7 @@ def _write(
     conn: sqlite3.Connection, path: Path, data: list[tuple[object, ...]], deadline: float
 ) -> None:
     names = list(_columns())
-    _begin(conn, deadline)
+    _when_free(conn, "BEGIN IMMEDIATE", deadline)  # take the write lock
     try:
         _migrate(conn, path)
         insert = f"INSERT INTO calls ({_quoted(names)}) VALUES ({', '.join('?' * len(names))})"
@@ -160,18 +167,19 @@ def _write(
         raise
 
 
-def _begin(conn: sqlite3.Connection, deadline: float) -> None:
-    """Take the write lock, waiting for another writer until ``deadline``.
+def _when_free(conn: sqlite3.Connection, statement: str, deadline: float) -> None:
+    """Run ``statement``, waiting for another connection's lock until ``deadline``.
 
     SQLite's busy handler does the waiting; the loop covers the cases where
-    SQLite reports busy without waiting (e.g. while another process recovers
-    the WAL).
+    SQLite reports busy without waiting: switching a file to WAL while another
+    connection writes it (two kernels making a new history at once), or while
+    another process recovers the WAL.
     """
     while True:
         left = deadline - time.monotonic()
         conn.execute(f"PRAGMA busy_timeout = {max(int(left * 1000), 0)}")
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(statement)
             return
         except sqlite3.OperationalError as exc:
             if not is_locked(exc) or time.monotonic() >= deadline:

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -164,6 +165,28 @@ def test_two_processes_write_the_same_cache_and_history_at_once(tmp_path: Path) 
 
     assert open_store().entries() == 400
     assert data_dir().exists()
+
+
+def test_a_new_file_being_made_by_another_process_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two kernels making a new history at once: the second one's switch to WAL
+    is refused by SQLite without waiting while the first writes the file. It
+    waits for the lock like a write does, and the rows are kept."""
+    monkeypatch.setattr(history_module, "DEADLINE_S", 30.0)  # a wide margin for a busy machine
+    path = history_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    maker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    maker.execute("BEGIN IMMEDIATE")  # a new file, still in rollback mode, being written
+    maker.execute("CREATE TABLE making (x)")
+    done = threading.Timer(0.5, lambda: maker.execute("COMMIT"))
+    done.start()
+    try:
+        record(calls("run-b", 3))
+    finally:
+        done.join()
+        maker.close()
+    assert quietly() == ids("run-b", 3)
 
 
 # --- reading: the default limit, whole runs, filters ------------------------------------
