@@ -45,6 +45,9 @@ STALL_TIMEOUT = 120.0
 _SHOWN = "; not retried: that text had been shown"
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
+#: The jitter's own generator: a notebook that seeded ``random`` gets the same
+#: numbers whether or not a call was retried.
+_JITTER = random.Random()
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:
@@ -53,9 +56,10 @@ def backoff(attempt: int, retry_after: float | None) -> float:
     Exponential with jitter (each wait at least 1.6x the previous), and never
     shorter than what the server asked for in Retry-After.
     """
-    wait: float = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1)) * random.uniform(0.8, 1.0)
+    base = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
+    wait: float = base * _JITTER.uniform(0.8, 1.0)
     if retry_after is not None:
-        wait = max(wait, retry_after * random.uniform(1.0, 1.1))
+        wait = max(wait, retry_after * _JITTER.uniform(1.0, 1.1))
     return wait
 
 

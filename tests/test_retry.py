@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import itertools
+import random
 import time
 from collections.abc import Iterator
 
@@ -33,6 +34,13 @@ def test_retry_after_is_honoured(llmock: LLMock) -> None:
     assert (row["status"], row["attempts"]) == ("ok", 3)
     assert all(g >= 0.5 for g in gaps(llmock))
     llmock.assert_resilient(strict=True)
+
+
+def test_backoff_leaves_the_notebooks_seeded_random_alone() -> None:
+    random.seed(7)
+    waits = [backoff(1, None), backoff(2, 0.5), backoff(3, None)]
+    assert len(set(waits)) == 3
+    assert random.random() == random.Random(7).random()
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 409])
