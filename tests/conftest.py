@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
+from orbit_nb import engine
 from orbit_nb.specs import PROVIDER_ENV
 
 from canned import CannedServer
@@ -45,6 +47,26 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     for name in ("ORBIT_CACHE_URL", "ORBIT_CACHE_TTL", "ORBIT_PRICES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ORBIT_CACHE_DIR", str(tmp_path_factory.mktemp("orbit-cache")))
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_going() -> Iterator[None]:
+    """A test ends with nothing running on the engine loop: a run left going would
+    send its requests during a later test. Waits up to 15 s for work winding down."""
+    yield
+    eng = engine._engine
+    if eng is None:
+        return
+
+    async def others() -> list[str]:
+        me = asyncio.current_task()
+        return sorted(repr(t.get_coro()) for t in asyncio.all_tasks() if t is not me)
+
+    deadline = time.monotonic() + 15
+    while left := asyncio.run_coroutine_threadsafe(others(), eng.loop).result(15):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the test left {len(left)} task(s) on the engine loop: {left}")
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -114,7 +114,10 @@ def test_a_call_waiting_on_an_identical_one_keeps_its_own_timeout(llmock: LLMock
     assert df["status"].tolist() == ["error"] and df["error_type"].tolist() == ["timeout"]
     assert not df["cached"].any()
     assert waited < 8  # its own 1 s, with a wide margin; the leader takes 10 s
-    leader.cancel()
+    leader.cancel()  # and wait for it: a run left going would reach the next test's server
+    assert leader.future is not None
+    leader.future.result(timeout=30)
+    assert leader.frame()["status"].tolist() == ["cancelled"]
 
 
 def most_in_flight(records: list[RequestRecord]) -> int:
