@@ -49,21 +49,28 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     monkeypatch.setenv("ORBIT_CACHE_DIR", str(tmp_path_factory.mktemp("orbit-cache")))
 
 
-@pytest.fixture(autouse=True)
-def _no_run_left_going() -> Iterator[None]:
-    """A test ends with nothing running on the engine loop: a run left going would
-    send its requests during a later test. Waits up to 15 s for work winding down."""
-    yield
-    eng = engine._engine
-    if eng is None:
-        return
+def engine_tasks(eng: engine.Engine | None = None) -> list[str]:
+    """The tasks alive on the engine loop (``eng``, default the process's), but the
+    one listing them, each shown by its coroutine."""
 
     async def others() -> list[str]:
         me = asyncio.current_task()
         return sorted(repr(t.get_coro()) for t in asyncio.all_tasks() if t is not me)
 
+    loop = (eng or engine.get_engine()).loop
+    return asyncio.run_coroutine_threadsafe(others(), loop).result(timeout=15)
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_going() -> Iterator[None]:
+    """A test ends with nothing running on the engine loop: a run left going would
+    send its requests during a later test. Waits up to 15 s for work winding down."""
+    yield
+    eng = engine._engine  # an engine this test started or an earlier one did; never a new one
+    if eng is None:
+        return
     deadline = time.monotonic() + 15
-    while left := asyncio.run_coroutine_threadsafe(others(), eng.loop).result(15):
+    while left := engine_tasks(eng):
         if time.monotonic() > deadline:
             pytest.fail(f"the test left {len(left)} task(s) on the engine loop: {left}")
         time.sleep(0.05)

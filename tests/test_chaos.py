@@ -59,7 +59,7 @@ from orbit_nb.engine import get_engine
 from orbit_nb.errors import EngineError
 from orbit_nb.retry import MAX_ATTEMPTS
 
-from conftest import KEYS, mock_env
+from conftest import KEYS, engine_tasks, mock_env
 
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 PROVIDERS = ("anthropic", "openai", "gemini")
@@ -536,15 +536,6 @@ def test_a_thousand_calls_through_every_fault_at_once(served: ServedLLMock) -> N
 # -- cancellation ----------------------------------------------------------------------
 
 
-def engine_tasks() -> int:
-    """Tasks alive on the engine loop, other than the one counting them."""
-
-    async def count() -> int:
-        return len(asyncio.all_tasks()) - 1
-
-    return asyncio.run_coroutine_threadsafe(count(), get_engine().loop).result(timeout=5)
-
-
 def open_connections(port: int) -> list[str]:
     """ESTABLISHED TCP connections of this process to or from ``port``, both ends."""
     ends = []
@@ -614,7 +605,7 @@ def check_after_cancel(frame: pd.DataFrame, stalled: LLMock) -> None:
         "gemini": {"ok"},
         "openai": {"ok"},
     }
-    assert engine_tasks() == 0
+    assert engine_tasks() == []
     assert settle(port) == []
     stalled.reset()
     again = orbit_nb.compare(["first", "second"], MODELS, cache=False)

@@ -17,16 +17,9 @@ from orbit_nb.engine import get_engine
 from orbit_nb.errors import EngineError
 from orbit_nb.types import Options
 
+from conftest import engine_tasks
+
 MODELS = ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
-
-
-def engine_tasks() -> int:
-    """Tasks alive on the engine loop, other than the one counting them."""
-
-    async def count() -> int:
-        return len(asyncio.all_tasks()) - 1
-
-    return asyncio.run_coroutine_threadsafe(count(), get_engine().loop).result(timeout=5)
 
 
 def test_cancel_keeps_finished_rows_and_leaves_no_task(llmock: LLMock) -> None:
@@ -49,7 +42,7 @@ def test_cancel_keeps_finished_rows_and_leaves_no_task(llmock: LLMock) -> None:
         "gemini": {"ok"},
         "openai": {"ok"},
     }
-    assert engine_tasks() == 0
+    assert engine_tasks() == []
     llmock.reset()
     again = orbit_nb.compare("after", MODELS)
     assert (again["status"] == "ok").all()
@@ -80,7 +73,7 @@ async def test_cancelling_acompare_cancels_the_job(llmock: LLMock) -> None:
     await asyncio.wrap_future(job.future)
     statuses = job.frame().set_index("provider")["status"].to_dict()
     assert statuses == {"anthropic": "ok", "openai": "cancelled", "gemini": "ok"}
-    assert engine_tasks() == 0
+    assert engine_tasks() == []
 
 
 def test_hundreds_of_calls_take_about_one_latency(llmock: LLMock) -> None:
